@@ -1,0 +1,1 @@
+"""Pure transforms of `Attention` (numpy only): selection, tokens, statistics, search, rollout."""

@@ -1,0 +1,97 @@
+"""Per-head statistics: what kind of head is this (broad, sharp, positional, a sink)?"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from attnviz.attention import Attention
+from attnviz.errors import UsageError
+
+STAT_KEYS = ("entropy", "max_weight", "special_mass", "prev_token", "self", "distance")
+
+
+@dataclass(frozen=True)
+class HeadStats:
+    """Statistics of one head, each a mean over its query rows (see `head_stats`)."""
+
+    layer: int
+    head: int
+    entropy: float
+    max_weight: float
+    special_mass: float
+    prev_token: float
+    self_weight: float  # 'self' in `to_dict` and `STAT_KEYS`
+    distance: float
+
+    def value(self, key: str) -> float:
+        """The statistic named `key` (one of `STAT_KEYS`)."""
+        _check_key(key)
+        return self.self_weight if key == "self" else getattr(self, key)
+
+    def to_dict(self) -> dict[str, int | float]:
+        """JSON-ready form with keys layer, head and `STAT_KEYS`."""
+        return {"layer": self.layer, "head": self.head, **{k: self.value(k) for k in STAT_KEYS}}
+
+
+def _check_key(key: str) -> None:
+    if key not in STAT_KEYS:
+        raise UsageError(f"unknown statistic '{key}': use one of {', '.join(STAT_KEYS)}")
+
+
+def head_stats(attn: Attention) -> list[HeadStats]:
+    """Statistics of every held head, in layer then head order.
+
+    entropy: -sum p ln p in nats (0 ln 0 = 0); max_weight: the row maximum; special_mass:
+    weight on special tokens; prev_token: weight of query i on i-1, over i >= 1 (0 for one
+    token); self: the diagonal; distance: sum_j p_ij |i - j|. Each is a mean over query rows.
+    """
+    weights = attn.weights.astype(np.float64)  # (layers, heads, query, key)
+    n = attn.n_tokens
+    logs = np.log(weights, out=np.zeros_like(weights), where=weights > 0)
+    entropy = -(weights * logs).sum(axis=-1).mean(axis=-1)  # (layers, heads)
+    max_weight = weights.max(axis=-1).mean(axis=-1)
+    special_mass = weights[..., attn.special].sum(axis=-1).mean(axis=-1)
+    diagonal = np.diagonal(weights, axis1=-2, axis2=-1)  # (layers, heads, n)
+    self_weight = diagonal.mean(axis=-1)
+    if n > 1:
+        prev_token = np.diagonal(weights, offset=-1, axis1=-2, axis2=-1).mean(axis=-1)
+    else:
+        prev_token = np.zeros(weights.shape[:2])
+    positions = np.arange(n)
+    gaps = np.abs(positions[:, None] - positions[None, :])  # (query, key)
+    distance = (weights * gaps).sum(axis=-1).mean(axis=-1)
+    return [
+        HeadStats(
+            layer=layer,
+            head=head,
+            entropy=float(entropy[i, j]),
+            max_weight=float(max_weight[i, j]),
+            special_mass=float(special_mass[i, j]),
+            prev_token=float(prev_token[i, j]),
+            self_weight=float(self_weight[i, j]),
+            distance=float(distance[i, j]),
+        )
+        for i, layer in enumerate(attn.layers)
+        for j, head in enumerate(attn.heads)
+    ]
+
+
+def sort_stats(rows: Sequence[HeadStats], key: str, descending: bool = True) -> list[HeadStats]:
+    """Rows sorted by statistic `key`; ties keep their order."""
+    _check_key(key)
+    return sorted(rows, key=lambda row: row.value(key), reverse=descending)
+
+
+def stat_grid(rows: Sequence[HeadStats], key: str) -> np.ndarray:
+    """A (layers, heads) grid of statistic `key` for a heatmap; rows and columns follow the
+    ascending layer and head indices present in `rows` (NaN where a pair is missing)."""
+    _check_key(key)
+    layers = sorted({row.layer for row in rows})
+    heads = sorted({row.head for row in rows})
+    grid = np.full((len(layers), len(heads)), np.nan)
+    for row in rows:
+        grid[layers.index(row.layer), heads.index(row.head)] = row.value(key)
+    return grid

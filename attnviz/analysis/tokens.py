@@ -1,0 +1,138 @@
+"""Token-level transforms: hide special tokens, merge subwords into words, find a word."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from attnviz.attention import Attention
+from attnviz.errors import UsageError
+
+NOTE_HIDDEN = "special tokens hidden, rows renormalised"
+NOTE_MERGED = "subwords merged into words"
+
+_MARKERS = ("##", "Ġ", "▁")  # WordPiece continuation, GPT-2 and SentencePiece word starts
+_OCCURRENCE = re.compile(r"(.+)#(\d+)")
+_MAX_LISTED = 40
+
+
+def hide_special(attn: Attention) -> Attention:
+    """Drop special tokens from both axes and renormalise each row to sum to 1.
+
+    A row whose remaining weight is 0 stays 0.
+    """
+    keep = np.flatnonzero(~attn.special)
+    if keep.size == attn.n_tokens:
+        return attn
+    if keep.size == 0:
+        raise UsageError("every token is special: nothing is left once they are hidden")
+    weights = attn.weights[:, :, keep][:, :, :, keep].astype(np.float64)  # (l, h, kept, kept)
+    totals = weights.sum(axis=-1, keepdims=True)
+    weights = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
+    return attn.replace(
+        tokens=[attn.tokens[i] for i in keep],
+        weights=weights.astype(np.float32),
+        special=attn.special[keep],
+        word_ids=attn.word_ids[keep],
+        notes=(*attn.notes, NOTE_HIDDEN),
+    )
+
+
+def word_groups(attn: Attention) -> list[list[int]]:
+    """Token positions of each word in order: a run of adjacent non-special tokens sharing a
+    word id is one word; a special token (or one without a word id) stands alone."""
+    groups: list[list[int]] = []
+    previous = None
+    for position, (special, word_id) in enumerate(zip(attn.special.tolist(), attn.word_ids.tolist(), strict=True)):
+        current = None if special or word_id < 0 else word_id
+        if current is not None and current == previous:
+            groups[-1].append(position)
+        else:
+            groups.append([position])
+        previous = current
+    return groups
+
+
+def join_pieces(pieces: list[str]) -> str:
+    """The text of a word from its pieces: 'comfort' + '##able' -> 'comfortable'."""
+    head, *rest = pieces
+    return head + "".join(p[2:] if p.startswith("##") else p for p in rest)
+
+
+def merge_words(attn: Attention) -> Attention:
+    """Merge subword pieces back into words: sum over key pieces, mean over query pieces.
+
+    Rows keep their sums (1 for softmax rows); special tokens stay as their own entries.
+    """
+    groups = word_groups(attn)
+    if len(groups) == attn.n_tokens:
+        return attn
+    member = np.zeros((len(groups), attn.n_tokens))  # (word, token)
+    for word, positions in enumerate(groups):
+        member[word, positions] = 1.0
+    mean_rows = member / member.sum(axis=1, keepdims=True)  # (word, token), rows sum to 1
+    weights = attn.weights.astype(np.float64)  # (layers, heads, query, key)
+    merged = mean_rows @ weights @ member.T  # (layers, heads, word, word)
+    firsts = [positions[0] for positions in groups]
+    return attn.replace(
+        tokens=[join_pieces([attn.tokens[i] for i in positions]) for positions in groups],
+        weights=merged.astype(np.float32),
+        special=attn.special[firsts],
+        word_ids=attn.word_ids[firsts],
+        notes=(*attn.notes, NOTE_MERGED),
+    )
+
+
+def _bare(text: str) -> str:
+    """A token or word without whitespace and piece markers, as a user would type it."""
+    text = text.strip()
+    for marker in _MARKERS:
+        if text.startswith(marker) and len(text) > len(marker):
+            return text[len(marker) :]
+    return text
+
+
+def _choices(name: str, count: int) -> str:
+    options = [f"{name}#{i}" for i in range(1, count + 1)]
+    if count > 4:
+        return f"{options[0]} to {options[-1]}"
+    return ", ".join(options[:-1]) + " or " + options[-1]
+
+
+def find_token(attn: Attention, word: str) -> list[int]:
+    """Token positions of `word` (case-insensitive): several for a word split into pieces.
+
+    `WORD#N` picks the N-th occurrence (1-based). Whole words are matched first; a single
+    piece ('comfort', '##able') is matched only when no whole word is.
+    """
+    name, occurrence = word.strip(), None
+    if match := _OCCURRENCE.fullmatch(name):
+        name, occurrence = match.group(1), int(match.group(2))
+        if occurrence == 0:
+            raise UsageError(f"invalid word '{word}': occurrences count from 1 ({name}#1)")
+    key = _bare(name).casefold()
+    if not key:
+        raise UsageError(f"invalid word '{word}': give a word from the text")
+
+    groups = word_groups(attn)
+    texts = [join_pieces([attn.tokens[i] for i in positions]) for positions in groups]
+    matches = [g for g, text in zip(groups, texts, strict=True) if _bare(text).casefold() == key]
+    if not matches:
+        matches = [[i] for g in groups if len(g) > 1 for i in g if _bare(attn.tokens[i]).casefold() == key]
+    if not matches:
+        seen: dict[str, str] = {}
+        for positions, text in zip(groups, texts, strict=True):
+            if not attn.special[positions[0]]:
+                seen.setdefault(_bare(text).casefold(), _bare(text))
+        words = list(seen.values())
+        listed = ", ".join(words[:_MAX_LISTED]) + (", …" if len(words) > _MAX_LISTED else "")
+        raise UsageError(f'"{name}" is not in this text: its words are {listed or "none"}')
+    if occurrence is None:
+        if len(matches) > 1:
+            raise UsageError(f'"{name}" occurs {len(matches)} times: use {_choices(name, len(matches))}')
+        return matches[0]
+    if occurrence > len(matches):
+        times = "once" if len(matches) == 1 else f"{len(matches)} times"
+        raise UsageError(f'"{name}" occurs {times}: there is no {name}#{occurrence}')
+    return matches[occurrence - 1]

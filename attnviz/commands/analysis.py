@@ -1,0 +1,204 @@
+"""find, stats, rollout, explain: rank heads, describe them, trace attention, teach it."""
+
+import json
+from typing import Annotated
+
+import typer
+
+from attnviz.attention import Attention
+from attnviz.cli import EPILOG, app, info
+from attnviz.commands.common import Common, common_options, read_text
+from attnviz.commands.view import (
+    IMAGE_SUFFIXES,
+    CmapOpt,
+    DpiOpt,
+    JsonOpt,
+    OutputOpt,
+    TextArg,
+    check_cmap,
+)
+from attnviz.errors import UsageError
+from attnviz.files import check_output_path
+
+
+def _prepare(common: Common, text: str | None, output: object, cmap: str | None) -> Attention:
+    """Validate outputs first, then extract every layer and head and apply token hygiene."""
+    check_cmap(cmap)
+    if output is not None:
+        check_output_path(output, IMAGE_SUFFIXES)
+    if common.load is not None and (text is not None or common.file is not None):
+        raise UsageError("give TEXT or --load, not both")
+    source = "" if common.load is not None else read_text(text, common.file)
+    return common.hygiene(common.extract(source))
+
+
+@app.command(epilog=EPILOG)
+@common_options
+def find(
+    text: TextArg = None,
+    source: Annotated[str, typer.Option("--from", help="The word that attends (query); WORD#2 for the 2nd.")] = "",
+    target: Annotated[str, typer.Option("--to", help="The word attended to (key); WORD#2 for the 2nd.")] = "",
+    top: Annotated[int, typer.Option("--top", help="How many heads to list.")] = 10,
+    json_out: JsonOpt = False,
+    cmap: CmapOpt = None,
+    output: OutputOpt = None,
+    dpi: DpiOpt = 150,
+    *,
+    common: Common,
+) -> None:
+    """Rank every head by the weight from one word to another: which heads link "it" to "cat"?"""
+    from attnviz.analysis.compare import compare_panels
+    from attnviz.analysis.find import rank_heads
+
+    if not source or not target:
+        raise UsageError("find needs --from WORD and --to WORD", hint="e.g. --from it --to cat")
+    attn = _prepare(common, text, output, cmap)
+    scores = rank_heads(attn, source, target, top)
+    if json_out:
+        print(json.dumps([s.to_dict() for s in scores]))
+        return
+    best = compare_panels([attn], [(s.layer, s.head) for s in scores[:3]])
+    if output is not None:
+        from attnviz.render import image
+
+        image.render_panels(best, output, cmap=cmap, dpi=dpi)
+        info(f"wrote {output} (top {len(best)} heads)")
+        return
+    from attnviz.render import terminal
+    from attnviz.render.reports import find_table
+
+    console = common.console()
+    console.print(find_table(scores, source, target))
+    console.print(terminal.Comparison(best, cmap=cmap))
+
+
+@app.command(epilog=EPILOG)
+@common_options
+def stats(
+    text: TextArg = None,
+    sort: Annotated[str | None, typer.Option("--sort", help="Sort by a statistic, largest first.")] = None,
+    stat: Annotated[str, typer.Option("--stat", help="The statistic -o draws as layers x heads.")] = "entropy",
+    json_out: JsonOpt = False,
+    cmap: CmapOpt = None,
+    output: OutputOpt = None,
+    dpi: DpiOpt = 150,
+    *,
+    common: Common,
+) -> None:
+    """Per-head statistics: entropy, max_weight, special_mass, prev_token, self, distance."""
+    from attnviz.analysis.stats import head_stats, sort_stats, stat_grid
+
+    if sort is not None:
+        sort_stats([], sort)  # validate before any model runs
+    sort_stats([], stat)
+    attn = _prepare(common, text, output, cmap)
+    rows = head_stats(attn)
+    if sort is not None:
+        rows = sort_stats(rows, sort)
+    if json_out:
+        print(json.dumps([r.to_dict() for r in rows]))
+        return
+    if output is not None:
+        from attnviz.render import image
+
+        title = f"{attn.model}: {stat} per head"
+        image.render_layer_head_table(stat_grid(rows, stat), output, title=title, label=stat, cmap=cmap, dpi=dpi)
+        info(f"wrote {output}")
+        return
+    from attnviz.render.reports import stats_table
+
+    common.console().print(stats_table(rows, sort))
+
+
+@app.command(epilog=EPILOG)
+@common_options
+def rollout(
+    text: TextArg = None,
+    fusion: Annotated[str, typer.Option("--fusion", help="How heads are fused per layer: mean, max or min.")] = "mean",
+    query: Annotated[str | None, typer.Option("--query", "-q", help="The token whose shares are shown.")] = None,
+    json_out: JsonOpt = False,
+    cmap: CmapOpt = None,
+    output: OutputOpt = None,
+    dpi: DpiOpt = 150,
+    *,
+    common: Common,
+) -> None:
+    """Attention rollout (Abnar & Zuidema 2020): how much each token draws from each input token."""
+    from attnviz.analysis.rollout import FUSIONS
+    from attnviz.analysis.rollout import rollout as compute
+    from attnviz.analysis.tokens import find_token
+
+    if fusion not in FUSIONS:
+        raise UsageError(f"invalid fusion '{fusion}': use {', '.join(FUSIONS)}")
+    attn = _prepare(common, text, output, cmap)
+    matrix = compute(attn, fusion)
+    if json_out:
+        print(json.dumps({"tokens": list(attn.tokens), "rollout": matrix.tolist()}))
+        return
+    index = find_token(attn, query)[0] if query is not None else 0
+    if output is not None:
+        from attnviz.render import image
+
+        image.render_rollout(
+            matrix, attn.tokens, index, output, cmap=cmap, dpi=dpi, title=f"{attn.model}: rollout ({fusion})"
+        )
+        info(f"wrote {output}")
+        return
+    from attnviz.render import terminal
+    from attnviz.render.reports import share_bars
+
+    console = common.console()
+    title = f"{attn.model} · rollout over {len(attn.layers)} layers ({fusion} fusion)"
+    console.print(
+        terminal.Heatmap(
+            matrix,
+            attn.tokens,
+            attn.tokens,
+            title=title,
+            cmap=cmap or "viridis",
+            notes=attn.notes,
+            scale_label="global",
+        )
+    )
+    console.print(share_bars(matrix[index], attn.tokens, f"where {attn.tokens[index]!r} draws from, after rollout"))
+
+
+@app.command(epilog=EPILOG)
+@common_options
+def explain(
+    text: TextArg = None,
+    layer: Annotated[int, typer.Option("--layer", "-l", help="The layer (0-based).")] = 0,
+    head: Annotated[int, typer.Option("--head", "-H", help="The head (0-based).")] = 0,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="The token to follow (default: the first word).")
+    ] = None,
+    json_out: JsonOpt = False,
+    *,
+    common: Common,
+) -> None:
+    """softmax(Q·Kᵀ/√d_k)·V step by step, with the model's real numbers for one head."""
+    from attnviz.analysis.explain import explain as build
+    from attnviz.analysis.tokens import find_token
+    from attnviz.models.run import RandomOptions, record_layer
+
+    if common.hide_special or common.merge_words or common.tokens or common.load:
+        raise UsageError(
+            "explain shows the model's own computation: --hide-special, --merge-words, --tokens and --load do not apply"
+        )
+    source = read_text(text, common.file)
+    random = RandomOptions(common.random_layers, common.random_heads, common.random_dim, common.seed)
+    attn, record = record_layer(source, common.model, layer, max_tokens=common.max_tokens, random=random)
+    if query is not None:
+        index = find_token(attn, query)[0]
+    else:
+        words = [i for i in range(attn.n_tokens) if not attn.special[i]]
+        index = words[0] if words else 0
+    result = build(
+        record, model=attn.model, tokens=attn.tokens, layer=attn.layers[0], head=head, query=index, causal=attn.causal
+    )
+    if json_out:
+        print(json.dumps(result.to_dict()))
+        return
+    from attnviz.render.reports import explain_report
+
+    common.console().print(explain_report(result))

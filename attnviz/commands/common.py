@@ -1,0 +1,204 @@
+"""Options every command shares, and the steps every command takes before it draws."""
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from attnviz.attention import Attention
+from attnviz.errors import UsageError
+
+SEED = "The cat sat on the mat because it was comfortable"
+MODEL_PANEL = "Model"
+INPUT_PANEL = "Input"
+TOKENS_PANEL = "Tokens"
+OUTPUT_PANEL = "Output"
+
+
+@dataclass(frozen=True)
+class Common:
+    """What every command needs to turn its input into an `Attention`."""
+
+    model: str = "minilm"
+    engine: str = "auto"
+    file: Path | None = None
+    load: Path | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    device_map: str | None = None
+    trust_remote_code: bool = False
+    max_tokens: int | None = None
+    random_layers: int = 4
+    random_heads: int = 4
+    random_dim: int = 64
+    seed: int = 0
+    hide_special: bool = False
+    merge_words: bool = False
+    tokens: str | None = None
+    no_color: bool = False
+
+    def extract(self, text: str, layers: Any = None, heads: Any = None, model: str | None = None) -> Attention:
+        """Run the model (with a spinner on a terminal) or read `--load`."""
+        from attnviz.models.run import RandomOptions, extract
+
+        if self.load is not None:
+            from attnviz.analysis.select import select
+
+            attn = Attention.load(self.load)
+            return select(attn, _held(layers, attn.layers, "layer"), _held(heads, attn.heads, "head"))
+        name = model or self.model
+        with spinner(f"running {name} …"):
+            return extract(
+                text, model=name, engine=self.engine, layers=layers, heads=heads,
+                device=self.device, dtype=self.dtype, device_map=self.device_map,
+                trust_remote_code=self.trust_remote_code, max_tokens=self.max_tokens,
+                random=RandomOptions(self.random_layers, self.random_heads, self.random_dim, self.seed),
+            )  # fmt: skip
+
+    def hygiene(self, attn: Attention) -> Attention:
+        """--tokens, --hide-special, --merge-words, in that order."""
+        from attnviz.analysis import select, tokens
+
+        if self.tokens:
+            attn = select.token_range(attn, self.tokens)
+        if self.hide_special:
+            attn = tokens.hide_special(attn)
+        if self.merge_words:
+            attn = tokens.merge_words(attn)
+        return attn
+
+    def console(self) -> Console:
+        """Data goes to stdout; NO_COLOR and a non-terminal stdout are respected by rich."""
+        return Console(no_color=True if self.no_color else None, highlight=False, emoji=False, markup=False)
+
+
+def _held(spec: Any, held: tuple[int, ...], what: str) -> list[int] | None:
+    """A --layer/--head selection against what a loaded file holds (its own indices)."""
+    from attnviz.analysis.select import parse_indices
+
+    if spec is None:
+        return None
+    if not held:
+        return None
+    chosen = parse_indices(spec, max(held) + 1, what)
+    if chosen is None:
+        return None
+    missing = [i for i in chosen if i not in held]
+    if missing:
+        raise UsageError(
+            f"{what} {missing[0]} is not in this file", hint=f"it holds {what}s {','.join(map(str, held))}"
+        )
+    return chosen
+
+
+class spinner:
+    """A status line on stderr while a model loads and runs; silent when stderr is not a terminal."""
+
+    def __init__(self, message: str) -> None:
+        self.console = Console(stderr=True)
+        self.status = self.console.status(message) if self.console.is_terminal else None
+
+    def __enter__(self) -> "spinner":
+        if self.status is not None:
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+
+def read_text(text: str | None, file: Path | None) -> str:
+    """TEXT, `-` for stdin, or --file PATH; strict UTF-8, one clear error otherwise."""
+    if text is not None and file is not None:
+        raise UsageError("give TEXT or --file, not both")
+    if file is not None:
+        if not file.exists():
+            raise UsageError(f"cannot read '{file}': no such file")
+        if file.is_dir():
+            raise UsageError(f"cannot read '{file}': it is a directory")
+        try:
+            return _decode(file.read_bytes(), f"'{file}'")
+        except OSError as exc:
+            raise UsageError(f"cannot read '{file}': {exc.strerror or exc}") from exc
+    if text == "-":
+        return _decode(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode(), "stdin")
+    if text is None:
+        raise UsageError("no text given", hint=f'try: attnviz show "{SEED}"')
+    return text
+
+
+def _decode(data: bytes, where: str) -> str:
+    if b"\x00" in data:
+        raise UsageError(f"{where} contains NUL bytes: it looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{where} is not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
+# --- the shared options, added to a command's signature by @common_options --------------------
+
+
+def _opt(*names: str, panel: str, **kw: Any) -> Any:
+    return typer.Option(*names, rich_help_panel=panel, show_default=kw.pop("show_default", True), **kw)
+
+
+_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "model": (str, _opt("--model", "-m", panel=MODEL_PANEL,
+        help="minilm (packaged default), random, a local folder, or a hub id.")),
+    "engine": (str, _opt("--engine", "-e", panel=MODEL_PANEL,
+        help="auto (scratch where supported, else hf), scratch (our numpy), or hf (transformers).")),
+    "file": (Path | None, _opt("--file", "-f", panel=INPUT_PANEL, help="Read the text from a UTF-8 file.")),
+    "load": (Path | None, _opt("--load", panel=INPUT_PANEL,
+        help="Render a saved .npz extraction: no model, no torch.")),
+    "device": (str, _opt("--device", panel=MODEL_PANEL, help="hf engine: cpu, cuda, cuda:1 …")),
+    "dtype": (str, _opt("--dtype", panel=MODEL_PANEL, help="hf engine: float32, float16 or bfloat16.")),
+    "device_map": (str | None, _opt("--device-map", panel=MODEL_PANEL,
+        help="hf engine: 'auto' spreads a big model over devices (needs accelerate).")),
+    "trust_remote_code": (bool, _opt("--trust-remote-code", panel=MODEL_PANEL,
+        help="Run code shipped with a model. Off by default: read it first.")),
+    "max_tokens": (int | None, _opt("--max-tokens", panel=INPUT_PANEL,
+        help="Truncate the input to this many tokens (default: the model's limit).")),
+    "random_layers": (int, _opt("--random-layers", panel=MODEL_PANEL, help="Layers of --model random.")),
+    "random_heads": (int, _opt("--random-heads", panel=MODEL_PANEL, help="Heads of --model random.")),
+    "random_dim": (int, _opt("--random-dim", panel=MODEL_PANEL, help="Model width of --model random.")),
+    "seed": (int, _opt("--seed", panel=MODEL_PANEL, help="Seed of --model random.")),
+    "hide_special": (bool, _opt("--hide-special", panel=TOKENS_PANEL,
+        help="Drop [CLS]/[SEP]/BOS/padding and renormalise the rows.")),
+    "merge_words": (bool, _opt("--merge-words", panel=TOKENS_PANEL,
+        help="Merge subwords into words (sum over keys, mean over queries).")),
+    "tokens": (str | None, _opt("--tokens", panel=TOKENS_PANEL,
+        help="Zoom into token positions A-B (0-based, inclusive).")),
+    "no_color": (bool, _opt("--no-color", panel=OUTPUT_PANEL, help="Monochrome output (NO_COLOR works too).")),
+}  # fmt: skip
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the shared options a command does not define itself; it receives them as one
+    `common: Common` argument."""
+    own = inspect.signature(func)
+    names = [n for n in _OPTIONS if n not in own.parameters]
+    defaults = {f.name: f.default for f in fields(Common)}
+    extra = [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=defaults[n],
+                          annotation=Annotated[_OPTIONS[n][0], _OPTIONS[n][1]])
+        for n in names
+    ]  # fmt: skip
+    params = [p for p in own.parameters.values() if p.name != "common"]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        return func(common=Common(**{n: kwargs.pop(n) for n in names}), **kwargs)
+
+    wrapper.__signature__ = own.replace(parameters=params + extra)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params + extra}
+    return wrapper

@@ -1,0 +1,197 @@
+"""show, compare, verify: draw attention, put heads side by side, prove the engines agree."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from attnviz.attention import Attention
+from attnviz.cli import EPILOG, app, info
+from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, read_text
+from attnviz.errors import ExitCode, UsageError
+from attnviz.files import check_output_path
+
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+
+TextArg = Annotated[str | None, typer.Argument(help="The text, or - to read stdin.", show_default=False)]
+LayerOpt = Annotated[str | None, typer.Option("--layer", "-l", help="Layers: 5, 0,3, 0-3 or all.")]
+HeadOpt = Annotated[str | None, typer.Option("--head", "-H", help="Heads: 11, 0,3, 0-3 or all.")]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write an image: .png, .svg or .pdf.", rich_help_panel=OUTPUT_PANEL),
+]
+CmapOpt = Annotated[
+    str | None,
+    typer.Option("--cmap", help="A matplotlib colormap name [default: viridis; RdBu_r for differences].",
+                 rich_help_panel=OUTPUT_PANEL),
+]  # fmt: skip
+DpiOpt = Annotated[int, typer.Option("--dpi", help="Image resolution.", rich_help_panel=OUTPUT_PANEL)]
+ValuesOpt = Annotated[bool, typer.Option("--values", help="Print the weights in the cells where they fit.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
+
+
+@app.command(epilog=EPILOG)
+@common_options
+def show(
+    text: TextArg = None,
+    layer: LayerOpt = None,
+    head: HeadOpt = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Rank one token's weights in every head.")] = None,
+    values: ValuesOpt = False,
+    cmap: CmapOpt = None,
+    scale: Annotated[
+        str, typer.Option("--scale", help="Colours: global (one scale for all heads) or head (each its own max).")
+    ] = "global",
+    output: OutputOpt = None,
+    dpi: DpiOpt = 150,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Save the extraction to .npz.", rich_help_panel=OUTPUT_PANEL)
+    ] = None,
+    json_out: JsonOpt = False,
+    *,
+    common: Common,
+) -> None:
+    """Show the attention of every head, a layer, or one head.
+
+    With no --layer/--head: an overview of every layer x head. With --layer L: that layer's
+    heads. With --layer L --head H: one head, large.
+    """
+    from attnviz.render import terminal
+
+    if scale not in ("head", "global"):
+        raise UsageError(f"invalid --scale '{scale}'", hint="use head or global")
+    check_cmap(cmap)
+    if output is not None:
+        check_output_path(output, IMAGE_SUFFIXES)
+    if save is not None:
+        check_output_path(save, (".npz",))
+    if common.load is not None and (text is not None or common.file is not None):
+        raise UsageError("give TEXT or --load, not both")
+    source = "" if common.load is not None else read_text(text, common.file)
+    attn = common.extract(source, layer, head)
+    if save is not None:
+        attn.save(save)
+        info(f"saved {len(attn.layers)} layers x {len(attn.heads)} heads to {save}")
+    attn = common.hygiene(attn)
+    if json_out:
+        print(json.dumps(attn.to_dict()))
+        return
+    if output is not None:
+        from attnviz.render import image
+
+        image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale, values=values)
+        info(f"wrote {output} ({len(attn.layers) * len(attn.heads)} heads)")
+        return
+    console = common.console()
+    cmap = cmap or "viridis"
+    if query is not None:
+        from attnviz.analysis.tokens import find_token
+
+        console.print(terminal.QueryBars(attn, find_token(attn, query)[0], cmap=cmap))
+    elif len(attn.layers) == 1 and len(attn.heads) == 1:
+        console.print(terminal.Heatmap.from_attention(attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values))
+    elif layer is None and head is None:
+        console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn)))
+    else:
+        console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale))
+
+
+def check_cmap(cmap: str | None) -> None:
+    """An unknown colormap is a usage error before any model runs."""
+    if cmap is not None:
+        from attnviz.render.colormaps import lookup
+
+        lookup(cmap)
+
+
+def _zoom_hint(attn: Attention) -> str:
+    return f"zoom in: attnviz show TEXT --layer {attn.layers[-1]} (a layer) or --layer {attn.layers[-1]} --head 0"
+
+
+@app.command(epilog=EPILOG)
+@common_options
+def compare(
+    text: TextArg = None,
+    heads: Annotated[str, typer.Option("--heads", help="LAYER.HEAD pairs side by side, e.g. 5.11,0.3.")] = "",
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Give twice to put two models side by side.")
+    ] = None,
+    other: Annotated[str | None, typer.Option("--text", help="A second text, side by side with the first.")] = None,
+    load: Annotated[list[Path] | None, typer.Option("--load", help="Saved .npz extractions (one or two).")] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="Draw the difference of exactly two maps.")] = False,
+    values: ValuesOpt = False,
+    cmap: CmapOpt = None,
+    output: OutputOpt = None,
+    dpi: DpiOpt = 150,
+    *,
+    common: Common,
+) -> None:
+    """Put heads side by side: several heads, two models, or two texts."""
+    from attnviz.analysis.compare import Panel, compare_panels
+    from attnviz.analysis.select import parse_head_pairs
+    from attnviz.render import terminal
+
+    if not heads:
+        raise UsageError("compare needs --heads", hint="e.g. --heads 5.11,0.3")
+    pairs = parse_head_pairs(heads)
+    check_cmap(cmap)
+    if output is not None:
+        check_output_path(output, IMAGE_SUFFIXES)
+    models = model or [common.model]
+    loads = load or []
+    if len(models) > 2 or len(loads) > 2:
+        raise UsageError("compare takes at most two models or two --load files")
+    layer_spec = ",".join(sorted({str(layer) for layer, _ in pairs}))
+    head_spec = ",".join(sorted({str(h) for _, h in pairs}))
+    if loads:
+        if text is not None or common.file is not None:
+            raise UsageError("give TEXT or --load, not both")
+        sources = [Attention.load(p) for p in loads]
+    else:
+        first = read_text(text, common.file)
+        texts = [first] if other is None else [first, other]
+        if len(models) > 1 and len(texts) > 1:
+            raise UsageError("compare two models or two texts, not both at once")
+        sources = [common.extract(t, layer_spec, head_spec, model=m) for m in models for t in texts]
+    sources = [common.hygiene(a) for a in sources]
+    panels: list[Panel] = compare_panels(sources, pairs, diff=diff)
+    if output is not None:
+        from attnviz.render import image
+
+        image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi)
+        info(f"wrote {output} ({len(panels)} panels)")
+        return
+    common.console().print(terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values))
+
+
+@app.command(epilog=EPILOG)
+@common_options
+def verify(
+    text: TextArg = None,
+    tol: Annotated[float, typer.Option("--tol", help="Largest absolute difference allowed.")] = 1e-5,
+    *,
+    common: Common,
+) -> None:
+    """Run both engines on the same weights and text; print the largest difference per layer."""
+    from rich.table import Table
+
+    from attnviz.models.run import extract
+
+    source = read_text(text, common.file)
+    kwargs = {"model": common.model, "max_tokens": common.max_tokens}
+    ours = extract(source, engine="scratch", **kwargs)
+    theirs = extract(source, engine="hf", device=common.device, trust_remote_code=common.trust_remote_code, **kwargs)
+    if ours.tokens != theirs.tokens:
+        raise UsageError("the engines tokenised the text differently; their attention cannot be compared")
+    diffs = abs(ours.weights.astype("float64") - theirs.weights).max(axis=(1, 2, 3))
+    table = Table(title=f"{ours.model}: scratch vs hf, {ours.n_tokens} tokens", title_justify="left")
+    table.add_column("layer", justify="right")
+    table.add_column("max |scratch − hf|", justify="right")
+    table.add_column(f"≤ {tol:g}")
+    for layer, d in zip(ours.layers, diffs, strict=True):
+        table.add_row(str(layer), f"{d:.2e}", "ok" if d <= tol else "FAIL")
+    common.console().print(table)
+    if diffs.max() > tol:
+        info(f"the engines differ by {diffs.max():.2e}, more than --tol {tol:g}")
+        raise typer.Exit(ExitCode.ERROR)

@@ -1,0 +1,184 @@
+"""The general engine: any model transformers can load, with eager attention.
+
+Attention is captured with forward hooks on the model's own attention modules (the ones
+transformers itself records `attentions` from), removed in a `finally`. Only the asked
+layers' weights are kept, and the forward pass stops after the last of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attnviz.errors import ModelError, UsageError
+from attnviz.models.tokens import Tokens, check_text, from_encoding, warn_truncated
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+class _StopForward(Exception):
+    """Raised from a hook once every asked layer is captured: the rest of the model is skipped."""
+
+
+def load(
+    folder: Path,
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    device_map: str | None = None,
+    trust_remote_code: bool = False,
+) -> tuple[Any, Any]:
+    """(model, tokenizer) from a local folder, eager attention, in eval mode."""
+    import torch
+    import transformers
+    from transformers import AutoModel, AutoTokenizer
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    if dtype not in DTYPES:
+        raise UsageError(f"invalid --dtype '{dtype}'", hint="use " + ", ".join(DTYPES))
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: CUDA is not available on this machine", hint="use --device cpu")
+    kwargs: dict[str, Any] = {
+        "attn_implementation": "eager",  # sdpa and flash kernels never materialise the weights
+        "dtype": getattr(torch, dtype),
+        "trust_remote_code": trust_remote_code,
+    }
+    if device_map is not None:
+        if importlib.util.find_spec("accelerate") is None:
+            raise UsageError("--device-map needs the accelerate package", hint="pip install accelerate")
+        kwargs["device_map"] = device_map
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        model = AutoModel.from_pretrained(str(folder), **kwargs)
+    except (UsageError, ModelError):
+        raise
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise ModelError(
+                f"model '{folder.name}' needs its own code to run, which attnviz does not run by default",
+                hint="read that code first; then pass --trust-remote-code",
+            ) from None
+        raise ModelError(f"cannot load model '{folder}': {_first_line(exc)}") from exc
+    except Exception as exc:  # transformers raises OSError, EnvironmentError, safetensors errors…
+        raise ModelError(f"cannot load model '{folder}': {_first_line(exc)}") from exc
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise ModelError(f"'{folder.name}' is an encoder-decoder model; attnviz runs encoders and decoders")
+    if device_map is None:
+        model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def max_positions(model: Any, tokenizer: Any) -> int:
+    config = model.config
+    for key in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 1024
+
+
+def tokenize(tokenizer: Any, text: str, limit: int) -> tuple[dict, Tokens]:
+    """Model inputs plus the same display labels the scratch engine makes."""
+    check_text(text)
+    total = len(tokenizer(text)["input_ids"])
+    if total > limit:
+        warn_truncated(total, limit)
+    inputs = tokenizer(text, return_tensors="pt", truncation=total > limit, max_length=limit)
+    if inputs["input_ids"].shape[1] == 0:
+        raise UsageError("the text gives no tokens for this model")
+    if getattr(inputs, "encodings", None):
+        return inputs, from_encoding(inputs.encodings[0], text)
+    ids = inputs["input_ids"][0].tolist()  # a slow tokenizer: no offsets or word ids
+    special = np.isin(ids, tokenizer.all_special_ids)
+    return inputs, Tokens(
+        ids=np.asarray(ids),
+        labels=tuple(tokenizer.convert_ids_to_tokens(ids)),
+        special=special,
+        word_ids=np.where(special, -1, np.arange(len(ids))),
+    )
+
+
+def attention_modules(model: Any) -> tuple[list[Any], int] | None:
+    """The modules transformers records `attentions` from, in layer order, and the index of
+    the weights in their output tuple; None if the model does not declare them."""
+    spec = (getattr(type(model), "_can_record_outputs", None) or {}).get("attentions")
+    if isinstance(spec, list):
+        spec = spec[0] if spec else None
+    if spec is None:
+        return None
+    target = getattr(spec, "target_class", spec if isinstance(spec, type) else None)
+    class_name = getattr(spec, "class_name", spec if isinstance(spec, str) else None)
+    layer_name = getattr(spec, "layer_name", None)
+    index = getattr(spec, "index", 1)
+    found = []
+    for name, module in model.named_modules():
+        if not ((target is not None and isinstance(module, target)) or (class_name and name.endswith(class_name))):
+            continue
+        if layer_name is not None and f".{layer_name.strip('.')}." not in name + ".":
+            continue
+        found.append(module)
+    return found, index
+
+
+def run(
+    model: Any,
+    inputs: dict,
+    layers: list[int],
+    heads: list[int],
+) -> dict[int, np.ndarray]:
+    """Forward once; return {layer: float32 (heads, query, key)} for the asked layers only."""
+    import torch
+
+    n_layers = model.config.num_hidden_layers
+    found = attention_modules(model)
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    if found is None or len(found[0]) != n_layers:
+        # No declared attention modules (older transformers, custom code): ask for all of them.
+        with torch.no_grad():
+            out = model(**inputs, output_attentions=True)
+        attentions = getattr(out, "attentions", None)
+        if not attentions or any(a is None for a in attentions):
+            raise ModelError("this model returned no attention weights even with eager attention")
+        return {i: _to_numpy(attentions[i][0, heads]) for i in layers}
+
+    modules, index = found
+    kept: dict[int, np.ndarray] = {}
+    last = max(layers)
+
+    def capture(i: int):
+        def hook(_module: Any, _args: Any, output: Any) -> None:
+            weights = output[index] if isinstance(output, tuple) and len(output) > index else None
+            if weights is None:
+                raise ModelError("this model returned no attention weights even with eager attention")
+            kept[i] = _to_numpy(weights[0, heads])  # (heads, query, key)
+            if i == last:
+                raise _StopForward
+
+        return hook
+
+    handles = [modules[i].register_forward_hook(capture(i)) for i in layers]
+    try:
+        with torch.no_grad(), contextlib.suppress(_StopForward):
+            model(**inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if set(kept) != set(layers):
+        raise ModelError("the model's attention hooks did not fire; it returned no attention weights")
+    return kept
+
+
+def _to_numpy(t: Any) -> np.ndarray:
+    return t.detach().float().cpu().numpy()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

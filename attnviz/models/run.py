@@ -1,0 +1,204 @@
+"""One entry point for both engines: text in, `Attention` out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attnviz.attention import Attention
+from attnviz.errors import UsageError
+from attnviz.models import scratch
+from attnviz.models.resolve import ModelSource, hub_folder, resolve
+from attnviz.models.tokens import Tokens, check_text, encode, encode_words, load_tokenizer
+
+ENGINES = ("auto", "scratch", "hf")
+RANDOM_VOCAB = 4096
+
+Selection = str | Sequence[int] | None
+
+
+@dataclass(frozen=True)
+class RandomOptions:
+    layers: int = 4
+    heads: int = 4
+    dim: int = 64
+    seed: int = 0
+
+
+def pick_engine(source: ModelSource, engine: str) -> str:
+    """auto: scratch where it can run the model (it starts fast), hf otherwise."""
+    if engine not in ENGINES:
+        raise UsageError(f"invalid engine '{engine}'", hint="use " + ", ".join(ENGINES))
+    if source.kind == "random":
+        if engine == "hf":
+            raise UsageError("the random model runs on the scratch engine only", hint="drop --engine hf")
+        return "scratch"
+    if engine != "auto":
+        return engine
+    folder = source.path
+    if folder is None:
+        return "hf"
+    try:
+        raw = scratch.read_config(folder)
+    except Exception:  # let the hf engine report what is wrong with the folder
+        return "hf"
+    runnable = (
+        raw.get("model_type") in scratch.SUPPORTED
+        and (folder / "model.safetensors").is_file()
+        and (folder / "tokenizer.json").is_file()
+    )
+    if not runnable:
+        return "hf"
+    try:
+        scratch.config_from_json(raw)
+    except Exception:
+        return "hf"
+    return "scratch"
+
+
+def extract(
+    text: str,
+    model: str = "minilm",
+    engine: str = "auto",
+    *,
+    layers: Selection = None,
+    heads: Selection = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    device_map: str | None = None,
+    trust_remote_code: bool = False,
+    max_tokens: int | None = None,
+    random: RandomOptions | None = None,
+) -> Attention:
+    """Run `model` on `text`; keep the selected layers and heads (all when None)."""
+    check_text(text)
+    if max_tokens is not None and max_tokens < 1:
+        raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
+    source = resolve(model)
+    chosen = pick_engine(source, engine)
+    if source.kind == "hub":
+        source = ModelSource("folder", source.name, hub_folder(source.hub_id))
+    if chosen == "scratch":
+        return _extract_scratch(text, source, layers, heads, max_tokens, random or RandomOptions())
+    return _extract_hf(
+        text, source, layers, heads, max_tokens,
+        device=device, dtype=dtype, device_map=device_map, trust_remote_code=trust_remote_code,
+    )  # fmt: skip
+
+
+def load_scratch(source: ModelSource, random: RandomOptions) -> tuple[scratch.Transformer, object | None]:
+    """(model, tokenizer); the random model tokenises by words and has no tokenizer."""
+    if source.kind == "random":
+        r = random
+        return scratch.random_model(r.layers, r.heads, r.dim, r.seed), None
+    assert source.path is not None
+    model = scratch.load(source.path)
+    return model, load_tokenizer(source.path)
+
+
+def scratch_tokens(model: scratch.Transformer, tokenizer: object | None, text: str, max_tokens: int | None) -> Tokens:
+    limit = min(model.config.max_positions, max_tokens or model.config.max_positions)
+    if tokenizer is None:
+        return encode_words(text, RANDOM_VOCAB, limit)
+    return encode(tokenizer, text, limit)
+
+
+def _extract_scratch(
+    text: str, source: ModelSource, layers: Selection, heads: Selection, max_tokens: int | None, random: RandomOptions
+) -> Attention:
+    model, tokenizer = load_scratch(source, random)
+    c = model.config
+    layer_ids = indices(layers, c.n_layer, "layer")
+    head_ids = indices(heads, c.n_head, "head")
+    tokens = scratch_tokens(model, tokenizer, text, max_tokens)
+    kept, _ = model.forward(tokens.ids, layer_ids)
+    weights = np.stack([kept[i][head_ids] for i in layer_ids])  # (layers, heads, query, key)
+    return _attention(tokens, weights, layer_ids, head_ids, c.causal, source.name, "scratch", text)
+
+
+def _extract_hf(
+    text: str, source: ModelSource, layers: Selection, heads: Selection, max_tokens: int | None, **load_options: object
+) -> Attention:
+    from attnviz.models import hf
+
+    assert source.path is not None
+    model, tokenizer = hf.load(source.path, **load_options)
+    config = model.config
+    layer_ids = indices(layers, config.num_hidden_layers, "layer")
+    head_ids = indices(heads, config.num_attention_heads, "head")
+    limit = hf.max_positions(model, tokenizer)
+    inputs, tokens = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit))
+    kept = hf.run(model, inputs, layer_ids, head_ids)
+    weights = np.stack([kept[i] for i in layer_ids])  # (layers, heads, query, key)
+    causal = bool(getattr(config, "is_decoder", False)) or _looks_causal(weights)
+    return _attention(tokens, weights, layer_ids, head_ids, causal, source.name, "hf", text)
+
+
+def _looks_causal(weights: np.ndarray) -> bool:
+    """Decoders in transformers do not all set is_decoder; an all-zero upper triangle tells."""
+    n = weights.shape[-1]
+    return n > 1 and not np.triu(weights, k=1).any()
+
+
+def _attention(
+    tokens: Tokens, weights: np.ndarray, layers: list[int], heads: list[int],
+    causal: bool, model: str, engine: str, text: str,
+) -> Attention:  # fmt: skip
+    return Attention(
+        tokens=tokens.labels,
+        weights=weights,
+        layers=layers,
+        heads=heads,
+        special=tokens.special,
+        word_ids=tokens.word_ids,
+        causal=causal,
+        model=model,
+        engine=engine,
+        text=text,
+    )
+
+
+def indices(spec: Selection, count: int, what: str) -> list[int]:
+    """A layer or head selection, checked against the model; None means all."""
+    if spec is None:
+        return list(range(count))
+    if isinstance(spec, str):
+        from attnviz.analysis.select import parse_indices
+
+        chosen = parse_indices(spec, count, what)
+        return list(range(count)) if chosen is None else chosen
+    chosen = sorted({int(i) for i in spec})
+    for i in chosen:
+        if not 0 <= i < count:
+            raise UsageError(f"{what} {i} is out of range: this model has {what}s 0-{count - 1}")
+    return chosen
+
+
+def model_path(model: str) -> Path | None:
+    """The folder `--model` names, if it is one (for messages and explain)."""
+    return resolve(model).path
+
+
+def record_layer(
+    text: str, model: str, layer: int, *, max_tokens: int | None = None, random: RandomOptions | None = None
+) -> tuple[Attention, dict[str, np.ndarray]]:
+    """One layer's attention plus its recorded intermediates (q, k, v, merged…), scratch engine."""
+    check_text(text)
+    source = resolve(model)
+    if source.kind == "hub":
+        source = ModelSource("folder", source.name, hub_folder(source.hub_id))
+    if pick_engine(source, "auto") != "scratch":
+        raise UsageError(
+            f"explain needs the scratch engine, which cannot run '{source.name}'",
+            hint=f"it runs {', '.join(scratch.SUPPORTED)} models with model.safetensors and tokenizer.json",
+        )
+    net, tokenizer = load_scratch(source, random or RandomOptions())
+    (layer,) = indices([layer], net.config.n_layer, "layer")
+    tokens = scratch_tokens(net, tokenizer, text, max_tokens)
+    kept, record = net.forward(tokens.ids, [layer], record_layer=layer)
+    heads = list(range(net.config.n_head))
+    attn = _attention(tokens, kept[layer][None], [layer], heads, net.config.causal, source.name, "scratch", text)
+    return attn, record

@@ -1,0 +1,115 @@
+"""Text to token ids and display labels, the same way for both engines."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attnviz.errors import AttnvizWarning, ModelError, UsageError
+
+
+@dataclass(frozen=True)
+class Tokens:
+    ids: np.ndarray  # int64 (tokens,)
+    labels: tuple[str, ...]  # what a person reads: the text span, "##" on word continuations
+    special: np.ndarray  # bool (tokens,)
+    word_ids: np.ndarray  # int64 (tokens,), -1 for special tokens
+
+
+def check_text(text: str) -> str:
+    """Reject input no model can use, with a message that says why."""
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError("the text is empty", hint="give a sentence, --file PATH, or - for stdin")
+    if "\x00" in text:
+        raise UsageError("the text contains NUL bytes: is it a binary file?")
+    return text
+
+
+def from_encoding(enc: Any, text: str) -> Tokens:
+    """Labels from a `tokenizers.Encoding`: the original text of each token (so case and
+    non-ASCII survive byte-level BPE), "##" on pieces that continue a word."""
+    labels, word_ids = [], []
+    previous = None
+    for token, (start, end), is_special, word in zip(
+        enc.tokens, enc.offsets, enc.special_tokens_mask, enc.word_ids, strict=True
+    ):
+        if is_special or word is None:
+            labels.append(token)
+            word_ids.append(-1)
+            previous = None
+            continue
+        span = text[start:end].strip() or token
+        labels.append("##" + span if word == previous else span)
+        word_ids.append(word)
+        previous = word
+    return Tokens(
+        ids=np.asarray(enc.ids, dtype=np.int64),
+        labels=tuple(labels),
+        special=np.asarray(enc.special_tokens_mask, dtype=bool),
+        word_ids=np.asarray(word_ids, dtype=np.int64),
+    )
+
+
+def warn_truncated(total: int, limit: int) -> None:
+    warnings.warn(
+        f"the input has {total} tokens; the model takes {limit}: the last {total - limit} tokens were dropped",
+        AttnvizWarning,
+        stacklevel=3,
+    )
+
+
+def load_tokenizer(folder: Path) -> Any:
+    """tokenizer.json through the `tokenizers` library, padding and truncation off."""
+    from tokenizers import Tokenizer
+
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        raise ModelError(f"'{folder}' has no tokenizer.json", hint="the scratch engine needs one; try --engine hf")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception
+        raise ModelError(f"cannot read '{path}': {exc}") from exc
+    tokenizer.no_padding()  # the packaged MiniLM pads every input to 128
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def encode(tokenizer: Any, text: str, limit: int) -> Tokens:
+    """Tokenise with the model's own special tokens; truncate past `limit` with a warning."""
+    enc = tokenizer.encode(text)
+    if len(enc.ids) > limit:
+        warn_truncated(len(enc.ids), limit)
+        tokenizer.enable_truncation(max_length=limit)
+        try:
+            enc = tokenizer.encode(text)
+        finally:
+            tokenizer.no_truncation()
+    if not enc.ids:
+        raise UsageError("the text gives no tokens for this model")
+    return from_encoding(enc, text)
+
+
+def encode_words(text: str, vocab: int, limit: int) -> Tokens:
+    """For the random toy model: [CLS] words [SEP], each word hashed into the vocabulary."""
+    import zlib
+
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    words = [w for w, _ in BertPreTokenizer().pre_tokenize_str(text)]
+    if len(words) + 2 > limit:
+        warn_truncated(len(words) + 2, limit)
+        words = words[: limit - 2]
+    ids = [1] + [2 + zlib.crc32(w.lower().encode()) % (vocab - 2) for w in words] + [0]
+    n = len(ids)
+    special = np.zeros(n, dtype=bool)
+    special[[0, -1]] = True
+    return Tokens(
+        ids=np.asarray(ids, dtype=np.int64),
+        labels=("[CLS]", *words, "[SEP]"),
+        special=special,
+        word_ids=np.asarray([-1, *range(len(words)), -1], dtype=np.int64),
+    )

@@ -1,0 +1,251 @@
+"""Drawing primitives shared by the terminal renderers: scales, cell painting, pooling, legends."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rich.color import Color
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+
+from attnviz.render.colormaps import Colormap
+from attnviz.render.labels import safe_label
+
+SHADES = " ░▒▓█"  # monochrome levels, darkest (no ink) first
+EIGHTHS = " ▏▎▍▌▋▊▉█"
+HALF = "▀"  # upper half block: foreground is the upper pixel, background the lower
+GAP = 2  # spaces between panels
+MIN_WIDTH = 20  # the narrowest width a renderer is designed for
+
+
+def is_mono(console: Console) -> bool:
+    """Whether `console` shows no colour (NO_COLOR, a pipe, or color_system=None)."""
+    return console.no_color or console.color_system is None
+
+
+class Drawing:
+    """Base of the renderers: `_lines` lays out one Text per line for a width, rich prints."""
+
+    def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
+        raise NotImplementedError
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width)
+        mono = is_mono(console)
+        for line in self._lines(console, width, mono):
+            if mono:
+                line.rstrip()
+            line.truncate(width)  # a guard only: every layout keeps to `width` (tested)
+            yield from line.render(console)
+            yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        lines = self._lines(console, max(1, options.max_width), is_mono(console))
+        widest = max((line.cell_len for line in lines), default=0)
+        return Measurement(min(MIN_WIDTH, widest), widest)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The value range a colour bar spans, and how a legend names it."""
+
+    vmin: float
+    vmax: float
+    label: str
+    diverging: bool = False
+
+    @classmethod
+    def fit(cls, matrices: Iterable[np.ndarray], label: str, diverging: bool = False) -> Scale:
+        """The scale spanning `matrices`: [min(0, lo), hi], or [-m, m] when diverging."""
+        finite = [m[np.isfinite(m)] for m in matrices]
+        values = np.concatenate(finite) if finite else np.zeros(0)
+        if values.size == 0:
+            return cls(0.0, 0.0, label, diverging)
+        if diverging:
+            bound = float(np.abs(values).max())
+            return cls(-bound, bound, label, True)
+        return cls(min(0.0, float(values.min())), float(values.max()), label)
+
+    def norm(self, values: np.ndarray | float) -> np.ndarray:
+        """Values mapped to [0, 1] (NaN stays NaN); a flat scale maps to its low end."""
+        values = np.asarray(values, dtype=np.float64)
+        span = self.vmax - self.vmin
+        if not span > 0:
+            return np.where(np.isnan(values), np.nan, 0.5 if self.diverging else 0.0)
+        return np.clip((values - self.vmin) / span, 0.0, 1.0)
+
+
+def number(value: float, width: int) -> str | None:
+    """`value` in at most `width` cells ('.64', '-.3', '1.0'), right-aligned; None if no fit."""
+    for digits in (2, 1, 0):
+        text = f"{value:.{digits}f}"
+        if text.startswith(("0.", "-0.")):
+            text = text.replace("0.", ".", 1)
+        if len(text) <= width:
+            return text.rjust(width)
+    return None
+
+
+def scale_text(value: float) -> str:
+    """A scale end for a legend: three significant digits."""
+    return f"{value:.3g}"
+
+
+class Painter:
+    """Turns normalised values into cell text and styles for one colormap and console."""
+
+    def __init__(self, cmap: Colormap, mono: bool, diverging: bool = False) -> None:
+        self.cmap = cmap
+        self.mono = mono
+        self.diverging = diverging
+        self._styles: dict[tuple[str, int, int], Style] = {}
+
+    def _rgb(self, t: float) -> tuple[int, int, int]:
+        return self.cmap.rgb(t)
+
+    def _style(self, kind: str, t: float, other: float = -1.0) -> Style:
+        key = (kind, min(255, int(t * 256)), min(255, int(other * 256)))
+        style = self._styles.get(key)
+        if style is None:
+            color = Color.from_rgb(*self._rgb(t))
+            if kind == "bg":
+                style = Style(bgcolor=color)
+            elif kind == "fg":
+                style = Style(color=color)
+            elif kind == "value":
+                r, g, b = self._rgb(t)
+                ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+                style = Style(color=ink, bgcolor=color)
+            else:  # "half": upper pixel in the foreground, lower in the background
+                lower = Color.from_rgb(*self._rgb(other)) if other >= 0 else None
+                style = Style(color=color, bgcolor=lower)
+            self._styles[key] = style
+        return style
+
+    def shade(self, t: float, width: int) -> str:
+        """Monochrome cell: a shade for the level; a diverging one leads with its sign."""
+        if math.isnan(t):
+            return "·".center(width)
+        if not self.diverging:
+            return SHADES[min(4, int(t * 5))] * width
+        level = min(4, int(abs(2 * t - 1) * 5))
+        text = SHADES[level] * width
+        if not level or width < 2:
+            return text
+        return ("-" if t < 0.5 else "+") + text[1:]
+
+    def cell(self, value: float, t: float, width: int, show_value: bool) -> tuple[str, Style | None]:
+        """Text and style of one heatmap cell holding `value` (normalised to `t`)."""
+        label = number(value, width) if show_value and not math.isnan(value) else None
+        if self.mono:
+            return (label if label is not None else self.shade(t, width)), None
+        if math.isnan(t):
+            return "·".center(width), None
+        if label is not None:
+            return label, self._style("value", t)
+        return " " * width, self._style("bg", t)
+
+    def half(self, upper: float, lower: float | None) -> tuple[str, Style | None]:
+        """One character holding two stacked pixels (colour consoles only)."""
+        if math.isnan(upper):
+            upper = 0.0
+        low = -1.0 if lower is None or math.isnan(lower) else lower
+        return HALF, self._style("half", upper, low)
+
+    def fg(self, t: float) -> Style | None:
+        """Foreground colour for `t` (bars), none on a monochrome console."""
+        return None if self.mono else self._style("fg", t)
+
+    def bar(self, width: int) -> Text:
+        """The colour bar of a legend, low to high."""
+        text = Text()
+        if self.mono:  # one 2-wide swatch per shade level
+            steps = (0.05, 0.15, 0.25, 0.35, 0.5, 0.65, 0.75, 0.85, 0.95)
+            for t in steps if self.diverging else (0.1, 0.3, 0.5, 0.7, 0.9):
+                text.append(self.shade(t, 2))
+            return text
+        for i in range(width):
+            text.append(" ", self._style("bg", i / max(1, width - 1)))
+        return text
+
+
+def legend(
+    console: Console,
+    width: int,
+    painter: Painter,
+    scale: Scale,
+    *,
+    low: str | None = None,
+    high: str | None = None,
+    lines: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> list[Text]:
+    """Colour bar with its ends and scale name, then extra lines and notes, wrapped to `width`."""
+    low = scale_text(scale.vmin) if low is None else low
+    high = scale_text(scale.vmax) if high is None else high
+    if scale.diverging and high[:1] not in "-+":
+        high = "+" + high
+    bar_width = max(5, min(20, width - len(low) - len(high) - 4))
+    first = Text(f"{low} ▕")
+    first.append_text(painter.bar(bar_width))
+    first.append(f"▏ {high}  ")
+    first.append(f"scale: {scale.label}", style="dim")
+    texts = [first, *(Text(line, style="dim") for line in lines)]
+    if notes:
+        texts.append(Text("notes: " + "; ".join(safe_label(n) for n in notes), style="dim"))
+    return wrap(console, texts, width)
+
+
+def wrap(console: Console, texts: Iterable[Text], width: int) -> list[Text]:
+    """Word-wrap each Text to `width` cells (long words are folded)."""
+    out: list[Text] = []
+    for text in texts:
+        out.extend(text.wrap(console, width, overflow="fold"))
+    return out
+
+
+def hstack(blocks: Sequence[Sequence[Text]], widths: Sequence[int], gaps: Sequence[int]) -> list[Text]:
+    """Blocks of lines side by side; block i is padded to widths[i], gaps[i] spaces before it."""
+    height = max((len(block) for block in blocks), default=0)
+    lines = []
+    for row in range(height):
+        line = Text()
+        for i, block in enumerate(blocks):
+            line.append(" " * gaps[i])
+            piece = block[row] if row < len(block) else Text()
+            line.append_text(piece)
+            if i < len(blocks) - 1:
+                line.append(" " * (widths[i] - piece.cell_len))
+        lines.append(line)
+    return lines
+
+
+def pool(matrix: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each k×k block (blocks at the far edges may be smaller); NaN is skipped."""
+    rows, cols = matrix.shape
+    out_rows, out_cols = -(-rows // k), -(-cols // k)
+    padded = np.full((out_rows * k, out_cols * k), np.nan)
+    padded[:rows, :cols] = matrix
+    blocks = padded.reshape(out_rows, k, out_cols, k)  # (block row, k, block col, k)
+    valid = ~np.isnan(blocks)
+    sums = np.where(valid, blocks, 0.0).sum(axis=(1, 3))
+    counts = valid.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
+
+
+def resample(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Mean over a rows×cols grid of near-equal blocks (area resampling down)."""
+    edges_r = (np.arange(rows) * matrix.shape[0]) // rows
+    edges_c = (np.arange(cols) * matrix.shape[1]) // cols
+    data = np.nan_to_num(np.asarray(matrix, dtype=np.float64))
+    sums = np.add.reduceat(np.add.reduceat(data, edges_r, axis=0), edges_c, axis=1)
+    size_r = np.diff(np.append(edges_r, matrix.shape[0]))
+    size_c = np.diff(np.append(edges_c, matrix.shape[1]))
+    return sums / np.outer(size_r, size_c)

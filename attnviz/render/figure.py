@@ -1,0 +1,191 @@
+"""Matplotlib plumbing shared by the image renderers: canvas, colour maps, labels, saving.
+
+Matplotlib is imported inside the functions, never at module level, so that importing
+attnviz (or running the terminal renderer) costs nothing. Figures are built from
+`matplotlib.figure.Figure` with an Agg canvas, without pyplot and its global state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from attnviz.errors import UsageError
+from attnviz.files import atomic_write, check_output_path
+
+if TYPE_CHECKING:
+    from matplotlib.colors import Colormap
+    from matplotlib.figure import Figure
+
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+DEFAULT_DPI = 150
+DEFAULT_CMAP = "viridis"
+DEFAULT_DIVERGING_CMAP = "RdBu_r"
+SUGGESTED_CMAPS = ("viridis", "magma", "inferno", "cividis", "Blues", "Greys", "RdBu_r", "coolwarm")
+MAX_LABEL_CHARS = 16
+FRAME_COLOR = "#b0b0b0"
+TEXT_COLOR = "#222222"
+NOTE_COLOR = "#555555"
+
+
+def check_image_path(path: str | Path) -> Path:
+    """Validate an image output path (format follows the extension) before any drawing."""
+    return check_output_path(path, IMAGE_SUFFIXES)
+
+
+def check_dpi(dpi: int) -> int:
+    """Reject a resolution that would make an empty or enormous image."""
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, np.integer)) or not 20 <= dpi <= 1200:
+        raise UsageError(f"invalid dpi {dpi!r}", hint="use a whole number from 20 to 1200")
+    return int(dpi)
+
+
+def resolve_cmap(name: str | None, *, diverging: bool = False) -> Colormap:
+    """The named matplotlib colour map, with NaN drawn transparent (the background shows)."""
+    import matplotlib
+
+    if name is None:
+        name = DEFAULT_DIVERGING_CMAP if diverging else DEFAULT_CMAP
+    try:
+        cmap = matplotlib.colormaps[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(matplotlib.colormaps), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        hint += "try " + ", ".join(SUGGESTED_CMAPS) + " (any matplotlib colour map name works)"
+        raise UsageError(f"unknown colour map '{name}'", hint=hint) from None
+    return cmap.with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
+
+
+def new_figure(width_in: float, height_in: float, dpi: int) -> Figure:
+    """A white figure with its own Agg canvas (no pyplot, no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: Path, dpi: int) -> None:
+    """Write `fig` to `path` in the format its extension names; nothing is left on failure."""
+    fmt = path.suffix.lower().lstrip(".")
+    # Fixed metadata and ids make SVG and PDF output byte-for-byte repeatable. Unhinted text
+    # draws ~30% faster and looks no worse at these sizes.
+    options: dict[str, object] = {
+        "png": {"pil_kwargs": {"compress_level": 3}},  # vs 6: ~25% faster, ~30% larger
+        "svg": {"metadata": {"Date": None}},
+        "pdf": {"metadata": {"CreationDate": None}},
+    }[fmt]
+    import matplotlib
+
+    with (
+        quiet_glyphs(),
+        matplotlib.rc_context({"svg.hashsalt": "attnviz", "text.hinting": "none"}),
+        atomic_write(path) as f,
+    ):
+        fig.savefig(f, format=fmt, dpi=dpi, facecolor="white", **options)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def quiet_glyphs() -> Iterator[None]:
+    """Silence matplotlib's per-character warning for tokens its font cannot draw."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from (current )?font")
+        yield
+
+
+def token_label(token: str) -> str:
+    """A token as a one-line axis label: control characters shown, long tokens shortened."""
+    label = token.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    if not label:
+        return "∅"
+    if not label.strip():
+        return "␣" * min(len(label), 3)
+    if len(label) > MAX_LABEL_CHARS:
+        label = label[: MAX_LABEL_CHARS - 1] + "…"
+    return label
+
+
+def text_width_pt(labels: Sequence[str], fontsize: float) -> float:
+    """Width in points of the widest label, measured with the font matplotlib will use."""
+    if not labels:
+        return 0.0
+    from matplotlib.font_manager import FontProperties, findfont, get_font
+
+    font = get_font(findfont(FontProperties(size=fontsize)))
+    font.set_size(fontsize, 72)  # at 72 dpi a pixel is a point
+    # Measuring costs ~0.1 ms a label; the widest is almost always among the longest.
+    widest = 0.0
+    with quiet_glyphs():
+        for label in sorted(set(labels), key=len, reverse=True)[:24]:
+            font.set_text(label, 0.0)
+            widest = max(widest, font.get_width_height()[0] / 64)  # 26.6 fixed point
+    return widest
+
+
+def label_step(cell_pt: float, fontsize: float) -> int:
+    """Label every k-th token so that neighbouring labels do not collide."""
+    return max(1, math.ceil(fontsize * 1.15 / cell_pt))
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def index_span(indices: Sequence[int]) -> str:
+    """Indices as a short range ("0-5") or list ("0,3,7")."""
+    items = list(indices)
+    if len(items) > 1 and items == list(range(items[0], items[-1] + 1)):
+        return f"{items[0]}-{items[-1]}"
+    return ",".join(map(str, items))
+
+
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def colour_range(data: np.ndarray, *, diverging: bool) -> tuple[float, float]:
+    """(vmin, vmax) over all finite values: symmetric about 0 when diverging, else from 0 up."""
+    finite = data[np.isfinite(data)]
+    if diverging:
+        m = float(np.abs(finite).max()) if finite.size else 1.0
+        m = m if m > 0 else 1.0
+        return -m, m
+    low = min(0.0, float(finite.min())) if finite.size else 0.0
+    high = float(finite.max()) if finite.size else 1.0
+    return low, high if high > low else low + 1.0
+
+
+def interpolation_for(path: Path, cell_px: float) -> str:
+    """Exact cells in vector formats; nearest when cells are big enough on a raster."""
+    if path.suffix.lower() != ".png":
+        return "none"  # the viewer scales the embedded data itself
+    return "nearest" if cell_px >= 3 else "antialiased"
+
+
+def cell_text_colours(cmap: Colormap, normed: np.ndarray) -> np.ndarray:
+    """Black or white per cell, whichever reads better on that cell's colour."""
+    rgba = cmap(np.nan_to_num(normed, nan=0.0))
+    luminance = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
+    return np.where(luminance > 0.5, "black", "white")
+
+
+def format_value(value: float) -> str:
+    """Two decimals without the leading zero (".64", "-.05", "1.00"), compact for cells."""
+    text = f"{value:.2f}"
+    if text == "-0.00":
+        text = "0.00"
+    if text.startswith("0."):
+        return text[1:]
+    if text.startswith("-0."):
+        return "-" + text[2:]
+    return text

@@ -1,0 +1,120 @@
+"""Token text made safe and measurable for a terminal: placeholders, clusters, abbreviation."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rich.cells import cell_len
+
+ZWJ = "\u200d"
+PLACEHOLDER = "\ufffd"  # "�": stands for any character a terminal could misread
+ELLIPSIS = "…"
+_MAX_MARKS = 2  # combining marks kept on one base character; more is "zalgo" that spills
+
+# Characters with a well-known visible picture.
+_PICTURES = {
+    "\t": "⇥",
+    "\n": "↵",
+    "\r": "␍",
+    "\x1b": "␛",
+    "\x7f": "␡",
+    "\x85": "↵",
+    "\u2028": "↵",
+    "\u2029": "↵",
+}
+
+
+def _is_pictograph(ch: str) -> bool:
+    return unicodedata.category(ch) == "So" and ord(ch) >= 0x2000
+
+
+def _is_variation_selector(ch: str) -> bool:
+    code = ord(ch)
+    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
+
+
+def safe_label(token: str) -> str:
+    """`token` as text that draws as itself: controls, escapes and invisibles become visible.
+
+    C0 controls become control pictures (ESC → "␛", tab → "⇥", newline → "↵"), C1 controls,
+    format characters (bidi overrides, zero-width joiners and spaces), surrogates and
+    private-use characters become "�". An emoji ZWJ sequence is shown as its parts and
+    variation selectors are dropped, so that every terminal agrees with rich on the width.
+    A leading combining mark is shown on "◌". The result never holds an ESC byte.
+    """
+    text = unicodedata.normalize("NFC", str(token))
+    out: list[str] = []
+    marks = 0
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        category = unicodedata.category(ch)
+        if ch in _PICTURES:
+            out.append(_PICTURES[ch])
+        elif code < 0x20:
+            out.append(chr(0x2400 + code))  # control pictures block
+        elif ch == ZWJ:
+            after = text[i + 1] if i + 1 < len(text) else ""
+            before = next((c for c in reversed(out) if not _is_variation_selector(c)), "")
+            if not (before and after and _is_pictograph(before) and _is_pictograph(after)):
+                out.append(PLACEHOLDER)
+            continue  # an emoji sequence shows its parts side by side
+        elif _is_variation_selector(ch):
+            continue
+        elif category in ("Mn", "Me"):
+            if not out:
+                out.append("◌")
+            if marks < _MAX_MARKS:
+                out.append(ch)
+            marks += 1
+            continue
+        elif category in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            out.append(PLACEHOLDER)
+        else:
+            out.append(ch)
+        marks = 0
+    label = "".join(out)
+    if not label:
+        return "∅"
+    if not label.strip(" "):
+        return "␣" * len(label)
+    return label
+
+
+def clusters(label: str) -> list[str]:
+    """Split an already-safe label into the pieces a terminal draws as one cell group."""
+    pieces: list[str] = []
+    for ch in label:
+        if pieces and cell_len(ch) == 0:
+            pieces[-1] += ch
+        else:
+            pieces.append(ch)
+    return pieces
+
+
+def fit(label: str, width: int) -> str:
+    """`label` cut to at most `width` cells, ending in "…" when it had to be cut."""
+    if cell_len(label) <= width:
+        return label
+    if width <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for piece in clusters(label):
+        size = cell_len(piece)
+        if used + size > width - 1:
+            break
+        kept.append(piece)
+        used += size
+    return "".join(kept) + ELLIPSIS
+
+
+def pad(label: str, width: int, align: str = "left") -> str:
+    """`label` fitted and padded with spaces to exactly `width` cells."""
+    label = fit(label, width)
+    space = width - cell_len(label)
+    if align == "right":
+        return " " * space + label
+    if align == "center":
+        left = space // 2
+        return " " * left + label + " " * (space - left)
+    return label + " " * space

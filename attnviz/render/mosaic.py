@@ -1,0 +1,66 @@
+"""Many heads as one array: panels laid out on a grid, separated by NaN gaps.
+
+Drawing one `imshow` of this array is what keeps a 144-head image fast; matplotlib's cost
+grows with the number of artists, not with the number of pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MosaicLayout:
+    """Where each panel sits: panel `i` occupies rows/cols from `origins[i]` on."""
+
+    rows: int  # panel rows
+    cols: int  # panel columns
+    panel_h: int  # cells per panel, vertically (queries)
+    panel_w: int  # cells per panel, horizontally (keys)
+    gap_y: int  # empty cells between panel rows (room for the panel titles)
+    gap_x: int  # empty cells between panel columns
+    slots: tuple[tuple[int, int], ...]  # (panel row, panel column) of each panel
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Shape of the composed array."""
+        return (
+            self.rows * self.panel_h + (self.rows - 1) * self.gap_y,
+            self.cols * self.panel_w + (self.cols - 1) * self.gap_x,
+        )
+
+    @property
+    def origins(self) -> tuple[tuple[int, int], ...]:
+        """(row, col) of each panel's top-left cell in the composed array."""
+        return tuple((r * (self.panel_h + self.gap_y), c * (self.panel_w + self.gap_x)) for r, c in self.slots)
+
+
+def grid_slots(n_layers: int, n_heads: int) -> tuple[int, int, tuple[tuple[int, int], ...]]:
+    """(rows, cols, slots) for panels in (layer, head) order.
+
+    Several layers and heads: one row per layer, one column per head. A single layer (or a
+    single head) is wrapped into a block a little wider than tall instead of one long strip.
+    """
+    count = n_layers * n_heads
+    if n_layers > 1 and n_heads > 1:
+        rows, cols = n_layers, n_heads
+    else:
+        cols = math.ceil(math.sqrt(count))
+        # A full rectangle, if a slightly wider one exists, beats one with empty slots.
+        cols = next((c for c in range(cols, 2 * cols + 1) if count % c == 0), cols)
+        rows = math.ceil(count / cols)
+    return rows, cols, tuple(divmod(i, cols) for i in range(count))
+
+
+def compose(panels: np.ndarray, layout: MosaicLayout) -> np.ndarray:
+    """Stack `panels` (count, h, w) into one float array with NaN between and around them."""
+    count, h, w = panels.shape
+    if (h, w) != (layout.panel_h, layout.panel_w) or count != len(layout.slots):
+        raise ValueError(f"panels of shape {panels.shape} do not fit {layout}")
+    mosaic = np.full(layout.shape, np.nan, dtype=np.float32)
+    for panel, (r0, c0) in zip(panels, layout.origins, strict=True):
+        mosaic[r0 : r0 + h, c0 : c0 + w] = panel
+    return mosaic

@@ -1,0 +1,187 @@
+"""Whole-model terminal views: every head as a thumbnail, and one query's top keys per head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from rich.cells import cell_len
+from rich.console import Console
+from rich.text import Text
+
+from attnviz.attention import Attention
+from attnviz.errors import UsageError
+from attnviz.render import colormaps
+from attnviz.render.canvas import (
+    EIGHTHS,
+    GAP,
+    Drawing,
+    Painter,
+    Scale,
+    hstack,
+    legend,
+    number,
+    resample,
+    wrap,
+)
+from attnviz.render.labels import fit, pad, safe_label
+
+ZOOM_HINT = "zoom in: attnviz show TEXT --layer L --head H"
+_THUMB_MAX = 16  # largest thumbnail side, in pixels
+_THUMB_MIN = 4  # smaller than this, heads wrap onto more sections instead
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _thumb_lines(pixels: np.ndarray, painter: Painter) -> list[Text]:
+    """A thumbnail: two pixel rows per line with '▀' (monochrome: the pair's mean as a shade)."""
+    top = float(np.nanmax(pixels)) if pixels.size else 0.0
+    t = pixels / top if top > 0 else np.zeros_like(pixels)
+    lines = []
+    for r in range(0, t.shape[0], 2):
+        line = Text()
+        lower = t[r + 1] if r + 1 < t.shape[0] else None
+        for c in range(t.shape[1]):
+            if painter.mono:
+                pair = t[r, c] if lower is None else (t[r, c] + lower[c]) / 2
+                line.append(painter.shade(float(pair), 1))
+            else:
+                line.append(*painter.half(float(t[r, c]), None if lower is None else lower[c]))
+        lines.append(line)
+    return lines
+
+
+class Overview(Drawing):
+    """Every layer × head as a small thumbnail: layers down, heads across (a model view)."""
+
+    def __init__(
+        self,
+        attn: Attention,
+        *,
+        cmap: str = colormaps.DEFAULT,
+        hint: str | None = None,
+        notes: Sequence[str] | None = None,
+    ) -> None:
+        self.attn = attn
+        self.cmap = colormaps.lookup(cmap)
+        self.hint = ZOOM_HINT if hint is None else hint
+        self.notes = tuple(attn.notes if notes is None else notes)
+
+    def _size(self, width: int) -> tuple[int, int, int]:
+        """(thumbnail side, heads per section, label width) that fit `width`."""
+        n, heads = self.attn.n_tokens, len(self.attn.heads)
+        lead = max((len(f"L{layer}") for layer in self.attn.layers), default=2) + 1
+        per = max(1, heads)
+        side = min(n, _THUMB_MAX, (width - lead) // per - 1)
+        if side < min(n, _THUMB_MIN):
+            per = max(1, (width - lead) // (min(n, _THUMB_MIN) + 1))
+            side = min(n, _THUMB_MAX, (width - lead) // per - 1)
+        return max(1, side), per, lead
+
+    def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
+        attn = self.attn
+        painter = Painter(self.cmap, mono)
+        n = attn.n_tokens
+        title = Text(safe_label(attn.model) + "  " if attn.model else "", style="bold")
+        layers, heads = _count(len(attn.layers), "layer"), _count(len(attn.heads), "head")
+        title.append(f"{layers} × {heads}, {_count(n, 'token')}")
+        lines = wrap(console, [title], width)
+        if n == 0 or not attn.layers or not attn.heads:
+            return lines
+        side, per, lead = self._size(width)
+        for start in range(0, len(attn.heads), per):
+            section = range(start, min(start + per, len(attn.heads)))
+            names = [f"H{attn.heads[h]}" for h in section]
+            if max(map(len, names)) > side:
+                names = [str(attn.heads[h]) for h in section]
+            lines.append(Text(" " * lead + " ".join(pad(name, side) for name in names)))
+            for li, layer in enumerate(attn.layers):
+                thumbs = [_thumb_lines(resample(attn.weights[li, h], side, side), painter) for h in section]
+                label = [Text(pad(f"L{layer}", lead - 1))]
+                gaps = [0] + [1] * len(thumbs)
+                lines += hstack([label, *thumbs], [lead - 1] + [side] * len(thumbs), gaps)
+                lines.append(Text())  # keeps one layer's thumbnails off the next one's
+        extra = []
+        if side < n:
+            ratio = f"{n / side:.1f}".removesuffix(".0")
+            extra.append(f"thumbnails pooled: 1 pixel ≈ {ratio}×{ratio} tokens")
+        if mono:
+            extra.append("monochrome: one character = 1 key × 2 query pixels")
+        extra.append(self.hint)
+        scale = Scale(0.0, 1.0, "per head: each thumbnail from 0 to its own max")
+        return lines + legend(console, width, painter, scale, high="max", lines=extra, notes=self.notes)
+
+
+class QueryBars(Drawing):
+    """For one query token, each head's top keys as ranked horizontal bars (a hover view)."""
+
+    def __init__(
+        self,
+        attn: Attention,
+        query: int,
+        *,
+        top: int = 5,
+        cmap: str = colormaps.DEFAULT,
+        notes: Sequence[str] | None = None,
+        offset: int = 0,
+    ) -> None:
+        if not 0 <= query < attn.n_tokens:
+            raise UsageError(f"query {query} is out of range", hint=f"tokens are 0-{attn.n_tokens - 1}")
+        if top < 1:
+            raise UsageError(f"top must be at least 1, not {top}")
+        self.attn = attn
+        self.query = query
+        self.top = min(top, attn.n_tokens)
+        self.cmap = colormaps.lookup(cmap)
+        self.notes = tuple(attn.notes if notes is None else notes)
+        self.offset = offset
+
+    def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
+        attn, q = self.attn, self.query
+        painter = Painter(self.cmap, mono)
+        weights = attn.weights[:, :, q, :]  # (layers, heads, key)
+        full = max(1.0, float(np.nanmax(weights))) if weights.size else 1.0
+        title = Text(f'query {self.offset + q} "', style="bold")
+        title.append(safe_label(attn.tokens[q]), style="bold")
+        title.append('"', style="bold")
+        title.append(f": top {_count(self.top, 'key')} of each head (full bar = {full:g})")
+        lines = wrap(console, [title], width)
+
+        labels = [safe_label(t) for t in attn.tokens]
+        digits = len(str(self.offset + attn.n_tokens - 1))
+        longest = max(map(cell_len, labels))
+        key_width = min(digits + 1 + longest, max(digits + 2, 16))
+        heads = [(li, hi) for li in range(len(attn.layers)) for hi in range(len(attn.heads))]
+        smallest = key_width + 11  # key, a 6-cell bar, a value
+        cols = max(1, min(len(heads), (width + GAP) // (smallest + GAP)))
+        block = (width - GAP * (cols - 1)) // cols
+        key_width = max(1, min(key_width, block - 6))
+        bar_width = max(1, min(24, block - key_width - 5))
+
+        blocks = []
+        for li, hi in heads:
+            row = weights[li, hi]
+            order = np.argsort(-np.nan_to_num(row, nan=-1.0), kind="stable")[: self.top]
+            name = f"L{attn.layers[li]} H{attn.heads[hi]}"
+            block_lines = [Text(fit(name, key_width + bar_width + 5), style="bold")]
+            for j in order:
+                value = float(row[j])
+                key = pad(f"{self.offset + j:>{digits}} {labels[j]}", key_width)
+                units = round(max(0.0, value) / full * bar_width * 8)
+                bar = ("█" * (units // 8) + EIGHTHS[units % 8].strip()).ljust(bar_width)
+                line = Text(key + " ")
+                line.append(bar, style=painter.fg(0.15 + 0.85 * value / full))
+                line.append(" " + (number(value, 3) or "").rjust(3))
+                block_lines.append(line)
+            blocks.append(block_lines)
+        used = key_width + bar_width + 5
+        for start in range(0, len(blocks), cols):
+            group = blocks[start : start + cols]
+            lines += hstack(group, [used] * len(group), [0] + [GAP] * (len(group) - 1))
+            lines.append(Text())
+        if self.notes:
+            notes = Text("notes: " + "; ".join(map(safe_label, self.notes)), style="dim")
+            lines += wrap(console, [notes], width)
+        return lines

@@ -1,0 +1,145 @@
+"""Terminal reports for the analysis commands: ranked heads, head statistics, explain steps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from attnviz.analysis.explain import Explanation
+from attnviz.analysis.find import HeadScore
+from attnviz.analysis.stats import STAT_KEYS, HeadStats
+from attnviz.render.labels import fit, safe_label
+
+BAR = "█"
+_PARTIAL = " ▏▎▍▌▋▊▉"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of `width` cells filled to `fraction` (eighth-cell resolution)."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return (BAR * full + (_PARTIAL[part] if part else "")).ljust(width)
+
+
+def find_table(scores: Sequence[HeadScore], source: str, target: str) -> Table:
+    """Heads ranked by the weight from one word to another."""
+    table = Table(
+        title=Text(f"heads linking {safe_label(source)!s} → {safe_label(target)!s}"),
+        title_justify="left",
+    )
+    table.add_column("rank", justify="right")
+    table.add_column("layer", justify="right")
+    table.add_column("head", justify="right")
+    table.add_column("weight", justify="right")
+    table.add_column("", no_wrap=True)
+    for rank, s in enumerate(scores, 1):
+        table.add_row(str(rank), str(s.layer), str(s.head), f"{s.weight:.3f}", bar(s.weight, 20))
+    return table
+
+
+def stats_table(rows: Sequence[HeadStats], sort: str | None) -> Table:
+    """Every head's statistics; the sort column is marked."""
+    title = "per-head statistics" + (f", sorted by {sort}" if sort else "")
+    table = Table(title=title, title_justify="left")
+    table.add_column("layer", justify="right")
+    table.add_column("head", justify="right")
+    for key in STAT_KEYS:
+        table.add_column(key + (" ▼" if key == sort else ""), justify="right")
+    for r in rows:
+        table.add_row(str(r.layer), str(r.head), *(f"{r.value(k):.3f}" for k in STAT_KEYS))
+    return table
+
+
+def share_bars(values: np.ndarray, labels: Sequence[str], title: str, top: int | None = None) -> Table:
+    """Each label's share as a bar, largest first."""
+    order = np.argsort(-values, kind="stable")[: top or len(values)]
+    table = Table(title=Text(title), title_justify="left", show_header=False, box=None, padding=(0, 1))
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(justify="right")
+    table.add_column(no_wrap=True)
+    peak = float(values.max()) or 1.0
+    for i in order:
+        table.add_row(Text(fit(safe_label(labels[i]), 16)), f"{values[i]:.3f}", bar(values[i] / peak, 30))
+    return table
+
+
+def _vector(v: np.ndarray, keep: int = 6) -> str:
+    """A long vector abbreviated: its first and last numbers and its length."""
+    shown = [f"{x:+.2f}" for x in v[:keep]]
+    if len(v) > keep + 2:
+        return "[" + " ".join(shown[:4]) + " … " + " ".join(f"{x:+.2f}" for x in v[-2:]) + f"]  ({len(v)} values)"
+    return "[" + " ".join(f"{x:+.2f}" for x in v) + "]"
+
+
+def explain_report(e: Explanation) -> RenderableType:
+    """The computation of one head for one query token, as numbered steps."""
+    tok = [fit(safe_label(t), 14) for t in e.tokens]
+    me = tok[e.query]
+    steps: list[RenderableType] = []
+
+    def step(n: int, title: str, body: str | None = None) -> None:
+        steps.append(Text(f"\n{n}. {title}", style="bold"))
+        if body:
+            steps.append(Text(body))
+
+    step(
+        1,
+        "queries, keys and values",
+        f"{e.model}, layer {e.layer}, head {e.head} of {e.n_heads}. Each token's {e.d_model}-dim state is\n"
+        f"projected to Q, K, V and split into {e.n_heads} heads of d_k = {e.d_k}: Q, K, V are "
+        f"({len(e.tokens)} tokens × {e.d_k}).\n"
+        f"q[{me}] = {_vector(e.q[e.query])}\n"
+        f"k[{me}] = {_vector(e.k[e.query])}\n"
+        f"v[{me}] = {_vector(e.v[e.query])}",
+    )
+    step(2, f"scores = q[{me}] · k[j] for every key j", None)
+    steps.append(_row_table(tok, [("score", e.scores)]))
+    step(
+        3,
+        f"scale by √d_k = √{e.d_k} = {e.sqrt_d_k:.3f}",
+        f"Dot products of {e.d_k}-dim vectors grow like √d_k; dividing keeps softmax out of its flat,\n"
+        "saturated regions, where one key takes everything and gradients vanish.",
+    )
+    steps.append(_row_table(tok, [("score", e.scores), ("scaled", e.scaled)]))
+    n = 4
+    if e.mask is not None:
+        hidden = int((~e.mask).sum())
+        step(
+            n,
+            "causal mask",
+            f"A decoder's token sees only itself and earlier tokens: the {hidden} later key(s) get −∞, so\n"
+            "softmax gives them exactly 0.",
+        )
+        n += 1
+    step(
+        n,
+        "softmax → attention weights",
+        "w_j = exp(s_j − max s) / Σ exp(s − max s); the weights sum to 1.",
+    )
+    steps.append(_row_table(tok, [("scaled", e.scaled), ("weight", e.weights)], bars=e.weights))
+    step(
+        n + 1,
+        "weighted sum of values → this head's output",
+        f"out[{me}] = Σ_j w_j · v[j] = {_vector(e.output)}\n"
+        f"The {e.n_heads} heads' outputs ({e.d_k} each) are concatenated into {e.merged_shape[1]} per token, "
+        f"({e.merged_shape[0]} × {e.merged_shape[1]}),\nthen projected by W_O back into the model's stream.",
+    )
+    return Group(*steps)
+
+
+def _row_table(tokens: Sequence[str], columns: list[tuple[str, np.ndarray]], bars: np.ndarray | None = None) -> Table:
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    table.add_column("key j", no_wrap=True)
+    for name, _ in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    if bars is not None:
+        table.add_column("", no_wrap=True)
+    for j, token in enumerate(tokens):
+        cells = [f"{values[j]:.3f}" if np.isfinite(values[j]) else "−∞" for _, values in columns]
+        extra = [bar(float(bars[j]), 16)] if bars is not None else []
+        table.add_row(Text(token), *cells, *extra)
+    return table

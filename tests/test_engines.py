@@ -1,0 +1,164 @@
+"""The engines: scratch and transformers agree, masks are exact, the formula is the formula."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attnviz.errors import ModelError, UsageError
+from attnviz.models import scratch
+from attnviz.models.run import RandomOptions, extract
+
+SEED = "The cat sat on the mat because it was comfortable"
+
+
+@pytest.mark.slow
+def test_scratch_equals_transformers_on_minilm_for_every_sample(sample_texts: dict[str, str]) -> None:
+    assert len(sample_texts) >= 10
+    for name, text in sample_texts.items():
+        ours = extract(text, engine="scratch")
+        theirs = extract(text, engine="hf")
+        assert ours.tokens == theirs.tokens, name
+        assert ours.weights.shape == (6, 12, len(ours.tokens), len(ours.tokens))
+        assert np.abs(ours.weights - theirs.weights).max() < 1e-5, name
+
+
+def test_minilm_layer5_head11_links_it_to_cat() -> None:
+    attn = extract(SEED, layers=[5], heads=[11])
+    row = attn.weights[0, 0, attn.tokens.index("it")]
+    assert attn.tokens[int(row.argmax())] == "cat"
+    assert row[attn.tokens.index("cat")] == pytest.approx(0.64, abs=0.02)
+
+
+def test_scratch_equals_transformers_on_tiny_bert(tiny_bert: Path) -> None:
+    text = "The trophy did not fit in the suitcase because it was unbelievably big."
+    ours = extract(text, model=str(tiny_bert), engine="scratch")
+    theirs = extract(text, model=str(tiny_bert), engine="hf")
+    assert ours.tokens == theirs.tokens
+    assert ours.weights.max() > 0.5  # the weights are not near-uniform, so agreement means something
+    assert np.abs(ours.weights - theirs.weights).max() < 1e-5
+    assert ours.special.tolist() == theirs.special.tolist() == [True] + [False] * (ours.n_tokens - 2) + [True]
+
+
+def test_scratch_equals_transformers_on_tiny_gpt2_and_mask_is_exact(tiny_gpt2: Path) -> None:
+    text = "The cat sat on the mat because it was comfortable."
+    ours = extract(text, model=str(tiny_gpt2), engine="scratch")
+    theirs = extract(text, model=str(tiny_gpt2), engine="hf")
+    assert ours.tokens == theirs.tokens
+    assert ours.causal and theirs.causal
+    assert np.abs(ours.weights - theirs.weights).max() < 1e-5
+    upper = np.triu(np.ones((ours.n_tokens, ours.n_tokens), dtype=bool), k=1)
+    assert (ours.weights[..., upper] == 0).all()
+    assert (theirs.weights[..., upper] == 0).all()
+
+
+def test_auto_engine_picks_scratch_for_supported_models(tiny_bert: Path) -> None:
+    assert extract("a cat", model=str(tiny_bert)).engine == "scratch"
+    assert extract("a cat").engine == "scratch"
+
+
+def test_hf_engine_selection_equals_the_full_extraction(tiny_bert: Path) -> None:
+    text = "Attention is all you need."
+    full = extract(text, model=str(tiny_bert), engine="hf")
+    part = extract(text, model=str(tiny_bert), engine="hf", layers="0", heads="1,3")
+    assert part.layers == (0,) and part.heads == (1, 3)
+    np.testing.assert_array_equal(part.weights[0], full.weights[0, [1, 3]])
+
+
+def test_scratch_selection_equals_the_full_extraction() -> None:
+    full = extract(SEED, engine="scratch")
+    part = extract(SEED, engine="scratch", layers="2-3", heads="0,11")
+    np.testing.assert_array_equal(part.weights, full.weights[2:4][:, [0, 11]])
+
+
+def test_rows_sum_to_one_on_every_engine(tiny_bert: Path, tiny_gpt2: Path) -> None:
+    for model, engine in [("minilm", "scratch"), (str(tiny_bert), "hf"), (str(tiny_gpt2), "scratch")]:
+        attn = extract(SEED, model=model, engine=engine)
+        np.testing.assert_allclose(attn.weights.sum(-1), 1.0, atol=1e-5)
+
+
+def test_attention_function_equals_torch_multihead_attention() -> None:
+    import torch
+
+    rng = np.random.default_rng(1)
+    n, d, h = 7, 16, 4
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    mha = torch.nn.MultiheadAttention(d, h, bias=True, batch_first=True)
+    torch.nn.init.normal_(mha.in_proj_bias)
+    w_in = mha.in_proj_weight.detach().numpy()  # (3d, d): q, k, v stacked, torch layout (out, in)
+    b_in = mha.in_proj_bias.detach().numpy()
+    params = {
+        "wq": w_in[:d].T, "wk": w_in[d : 2 * d].T, "wv": w_in[2 * d :].T,
+        "bq": b_in[:d], "bk": b_in[d : 2 * d], "bv": b_in[2 * d :],
+        "wo": mha.out_proj.weight.detach().numpy().T, "bo": mha.out_proj.bias.detach().numpy(),
+    }  # fmt: skip
+    for causal in (False, True):
+        mask = scratch.causal_mask(n) if causal else None
+        out, weights = scratch.multi_head_attention(x, params, h, mask, {})
+        t = torch.from_numpy(x)[None]
+        torch_mask = torch.from_numpy(~mask) if causal else None  # torch: True means "may not attend"
+        with torch.no_grad():
+            t_out, t_weights = mha(t, t, t, need_weights=True, average_attn_weights=False, attn_mask=torch_mask)
+        assert np.abs(weights - t_weights[0].numpy()).max() < 1e-6
+        assert np.abs(out - t_out[0].numpy()).max() < 1e-5
+
+
+def test_attention_is_the_formula() -> None:
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.normal(size=(2, 5, 8)).astype(np.float32) for _ in range(3))
+    out, weights = scratch.attention(q, k, v)
+    scores = np.einsum("hqd,hkd->hqk", q.astype(np.float64), k) / math.sqrt(8)
+    expected = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    np.testing.assert_allclose(weights, expected, atol=1e-6)
+    np.testing.assert_allclose(out, expected @ v, atol=1e-5)
+
+
+def test_erf_approximation_is_within_its_bound() -> None:
+    xs = np.linspace(-6, 6, 2001)
+    approx = scratch.erf(xs)
+    exact = np.array([math.erf(x) for x in xs])
+    assert np.abs(approx - exact).max() < 2e-7
+
+
+def test_random_model_is_seeded_and_sized() -> None:
+    a = extract(SEED, model="random", random=RandomOptions(layers=3, heads=2, dim=16, seed=7))
+    b = extract(SEED, model="random", random=RandomOptions(layers=3, heads=2, dim=16, seed=7))
+    c = extract(SEED, model="random", random=RandomOptions(layers=3, heads=2, dim=16, seed=8))
+    assert a.weights.shape == (3, 2, 12, 12)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    assert not np.array_equal(a.weights, c.weights)
+    assert a.tokens[0] == "[CLS]" and a.tokens[-1] == "[SEP]"
+
+
+def test_random_model_rejects_bad_sizes() -> None:
+    with pytest.raises(UsageError, match="multiple of --heads"):
+        extract(SEED, model="random", random=RandomOptions(heads=3, dim=16))
+    with pytest.raises(UsageError, match="scratch engine only"):
+        extract(SEED, model="random", engine="hf")
+
+
+def test_hub_id_fails_cleanly_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ModelError, match="not in the local cache") as info:
+        extract(SEED, model="someone/some-model")
+    assert "hf download someone/some-model" in str(info.value)
+
+
+def test_missing_folder_and_unsupported_scratch_architecture(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        extract(SEED, model="./no/such/folder")
+    (tmp_path / "config.json").write_text('{"model_type": "t5"}')
+    with pytest.raises(UsageError, match="runs bert, gpt2"):
+        extract(SEED, model=str(tmp_path), engine="scratch")
+
+
+def test_long_input_is_truncated_with_a_warning() -> None:
+    from attnviz.errors import AttnvizWarning
+
+    with pytest.warns(AttnvizWarning, match="the last 4 tokens were dropped"):
+        attn = extract(SEED, layers="0", heads="0", max_tokens=8)
+    assert attn.n_tokens == 8 and attn.tokens[-1] == "[SEP]"
