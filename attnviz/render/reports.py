@@ -89,7 +89,7 @@ def explain_report(e: Explanation) -> RenderableType:
     step(
         1,
         "queries, keys and values",
-        f"{e.model}, layer {e.layer}, head {e.head} of {e.n_heads}. Each token's {e.d_model}-dim state is\n"
+        f"{e.model}, layer {e.layer}, head {e.head} of {e.n_heads}. Each token's {e.d_model}-dim state is "
         f"projected to Q, K, V and split into {e.n_heads} heads of d_k = {e.d_k}: Q, K, V are "
         f"({len(e.tokens)} tokens × {e.d_k}).\n"
         f"q[{me}] = {_vector(e.q[e.query])}\n"
@@ -101,7 +101,7 @@ def explain_report(e: Explanation) -> RenderableType:
     step(
         3,
         f"scale by √d_k = √{e.d_k} = {e.sqrt_d_k:.3f}",
-        f"Dot products of {e.d_k}-dim vectors grow like √d_k; dividing keeps softmax out of its flat,\n"
+        f"Dot products of {e.d_k}-dim vectors grow like √d_k; dividing keeps softmax out of its flat, "
         "saturated regions, where one key takes everything and gradients vanish.",
     )
     steps.append(_row_table(tok, [("score", e.scores), ("scaled", e.scaled)]))
@@ -111,7 +111,7 @@ def explain_report(e: Explanation) -> RenderableType:
         step(
             n,
             "causal mask",
-            f"A decoder's token sees only itself and earlier tokens: the {hidden} later key(s) get −∞, so\n"
+            f"A decoder's token sees only itself and earlier tokens: the {hidden} later key(s) get −∞, so "
             "softmax gives them exactly 0.",
         )
         n += 1
@@ -125,8 +125,8 @@ def explain_report(e: Explanation) -> RenderableType:
         n + 1,
         "weighted sum of values → this head's output",
         f"out[{me}] = Σ_j w_j · v[j] = {_vector(e.output)}\n"
-        f"The {e.n_heads} heads' outputs ({e.d_k} each) are concatenated into {e.merged_shape[1]} per token, "
-        f"({e.merged_shape[0]} × {e.merged_shape[1]}),\nthen projected by W_O back into the model's stream.",
+        f"The {e.n_heads} heads' outputs ({e.d_k} each) are concatenated into {e.merged_shape[1]} per token "
+        f"({e.merged_shape[0]} × {e.merged_shape[1]}), then projected by W_O back into the model's stream.",
     )
     return Group(*steps)
 
