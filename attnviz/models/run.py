@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from attnviz.models.resolve import ModelSource, hub_folder, resolve
 from attnviz.models.tokens import Tokens, check_text, encode, encode_words, load_tokenizer
 
 ENGINES = ("auto", "scratch", "hf")
+SMALL_INPUT = 128  # tokens
 RANDOM_VOCAB = 4096
 
 Selection = str | Sequence[int] | None
@@ -114,7 +116,8 @@ def _extract_scratch(
     layer_ids = indices(layers, c.n_layer, "layer")
     head_ids = indices(heads, c.n_head, "head")
     tokens = scratch_tokens(model, tokenizer, text, max_tokens)
-    kept, _ = model.forward(tokens.ids, layer_ids)
+    with blas_threads_for(len(tokens.ids)):
+        kept, _ = model.forward(tokens.ids, layer_ids)
     weights = np.stack([kept[i][head_ids] for i in layer_ids])  # (layers, heads, query, key)
     return _attention(tokens, weights, layer_ids, head_ids, c.causal, source.name, "scratch", text)
 
@@ -135,6 +138,16 @@ def _extract_hf(
     weights = np.stack([kept[i] for i in layer_ids])  # (layers, heads, query, key)
     causal = bool(getattr(config, "is_decoder", False)) or _looks_causal(weights)
     return _attention(tokens, weights, layer_ids, head_ids, causal, source.name, "hf", text)
+
+
+def blas_threads_for(n_tokens: int) -> contextlib.AbstractContextManager[object]:
+    """One BLAS thread for short inputs: waking and spinning threads costs more than the
+    matrix products of a sentence (10× slower on a busy 2-core machine); long inputs use all."""
+    if n_tokens > SMALL_INPUT:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
 
 
 def _looks_causal(weights: np.ndarray) -> bool:
@@ -198,7 +211,8 @@ def record_layer(
     net, tokenizer = load_scratch(source, random or RandomOptions())
     (layer,) = indices([layer], net.config.n_layer, "layer")
     tokens = scratch_tokens(net, tokenizer, text, max_tokens)
-    kept, record = net.forward(tokens.ids, [layer], record_layer=layer)
+    with blas_threads_for(len(tokens.ids)):
+        kept, record = net.forward(tokens.ids, [layer], record_layer=layer)
     heads = list(range(net.config.n_head))
     attn = _attention(tokens, kept[layer][None], [layer], heads, net.config.causal, source.name, "scratch", text)
     return attn, record
