@@ -94,13 +94,15 @@ class Attention:
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"cannot load '{path}': no such file")
+        if not zipfile.is_zipfile(path):
+            raise UsageError(f"cannot load '{path}': not an .npz file (it is not a zip archive; was it cut short?)")
         try:
             with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
                 if "format_version" not in data.files or "weights" not in data.files:
                     raise UsageError(f"cannot load '{path}': not an attnviz extraction")
                 tokens = [str(t) for t in data["tokens"]]
                 n = len(tokens)
-                return cls(
+                attn = cls(
                     tokens=tokens,
                     weights=data["weights"],
                     layers=data["layers"].tolist(),
@@ -115,8 +117,11 @@ class Attention:
                 )
         except UsageError:
             raise
-        except (OSError, ValueError, KeyError, EOFError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
+        except Exception as exc:  # numpy, zipfile and zlib raise a dozen kinds on a damaged file
             raise UsageError(f"cannot load '{path}': not a valid attnviz .npz file ({exc})") from exc
+        if not (attn.tokens and attn.layers and attn.heads):
+            raise UsageError(f"cannot load '{path}': the extraction holds no tokens, layers or heads")
+        return attn
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""

@@ -20,15 +20,26 @@ CORPUS = [
 ] * 20
 
 
+def _words() -> list[str]:
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    words = {w.lower() for line in CORPUS for w, _ in BertPreTokenizer().pre_tokenize_str(line)}
+    return sorted(words)
+
+
 def _bert_tokenizer(folder: Path) -> None:
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """A WordPiece tokenizer with a vocabulary fixed here (trainers break ties differently from
+    run to run): short corpus words whole, long ones in pieces."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    letters = sorted({c for w in _words() for c in w})
+    pieces = ["comfort", "##able", "un", "##believ", "##ably", "suit", "##case"]
+    vocab = [*special, *[w for w in _words() if len(w) <= 7], *letters, *("##" + c for c in letters), *pieces]
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(dict.fromkeys(vocab))}, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=120, special_tokens=special))
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
@@ -42,17 +53,32 @@ def _bert_tokenizer(folder: Path) -> None:
 
 
 def _gpt2_tokenizer(folder: Path) -> None:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    """A byte-level BPE with merges fixed here: every corpus word of up to 6 letters is one
+    token (with its leading space), longer words fall apart into bytes."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {"<|endoftext|>": 0, **{c: i + 1 for i, c in enumerate(alphabet)}}
+    merges: list[tuple[str, str]] = []
+    for word in _words():
+        if len(word) > 6 or not word.isascii() or not word.isalpha():
+            continue
+        for lead in ("", "Ġ"):
+            token = lead + word[0]
+            for c in word[1:]:
+                if token + c not in vocab:
+                    merges.append((token, c))
+                    vocab[token + c] = len(vocab)
+                token += c
+    for c in sorted({w[0] for w in _words() if w.isascii() and w.isalpha()}):  # "Ġc" before "Ġca"
+        if ("Ġ", c) not in merges:
+            merges.insert(0, ("Ġ", c))
+            vocab.setdefault("Ġ" + c, len(vocab))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=True)
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(CORPUS, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
     fast.save_pretrained(folder)
 
@@ -83,7 +109,7 @@ def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-gpt2")
     _gpt2_tokenizer(folder)
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=300, n_positions=64, n_embd=32, n_layer=2, n_head=4, initializer_range=0.3)
+    config = GPT2Config(vocab_size=512, n_positions=64, n_embd=32, n_layer=2, n_head=4, initializer_range=0.3)
     GPT2Model(config).save_pretrained(folder)
     return folder
 

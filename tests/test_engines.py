@@ -134,7 +134,7 @@ def test_random_model_is_seeded_and_sized() -> None:
 
 
 def test_random_model_rejects_bad_sizes() -> None:
-    with pytest.raises(UsageError, match="multiple of --heads"):
+    with pytest.raises(UsageError, match="multiple of --random-heads"):
         extract(SEED, model="random", random=RandomOptions(heads=3, dim=16))
     with pytest.raises(UsageError, match="scratch engine only"):
         extract(SEED, model="random", engine="hf")

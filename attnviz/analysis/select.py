@@ -55,11 +55,14 @@ def parse_indices(spec: str | None, count: int, what: str) -> list[int] | None:
         elif match := _RANGE.fullmatch(part):
             start, end = resolve(match.group(1)), resolve(match.group(2))
             if start > end:
-                raise UsageError(f"invalid {what} range '{part}': the start comes after the end")
+                raise UsageError(
+                    f"invalid {what} range '{part}': the start comes after the end", hint=_available(count, what)
+                )
             chosen.update(range(start, end + 1))
         else:
             raise UsageError(
-                f"invalid {what} '{part or spec.strip()}': use an index, a list (0,3), a range (0-3) or 'all'"
+                f"invalid {what} '{part or spec.strip()}': use an index, a list (0,3), a range (0-3) or 'all'",
+                hint=_available(count, what),
             )
     return sorted(chosen)
 

@@ -53,7 +53,7 @@ class Common:
             attn = Attention.load(self.load)
             return select(attn, _held(layers, attn.layers, "layer"), _held(heads, attn.heads, "head"))
         name = model or self.model
-        with spinner(f"running {name} …"):
+        with spinner(f"running {name} …", self.no_color):
             return extract(
                 text, model=name, engine=self.engine, layers=layers, heads=heads,
                 device=self.device, dtype=self.dtype, device_map=self.device_map,
@@ -100,8 +100,8 @@ def _held(spec: Any, held: tuple[int, ...], what: str) -> list[int] | None:
 class spinner:
     """A status line on stderr while a model loads and runs; silent when stderr is not a terminal."""
 
-    def __init__(self, message: str) -> None:
-        self.console = Console(stderr=True)
+    def __init__(self, message: str, no_color: bool = False) -> None:
+        self.console = Console(stderr=True, no_color=True if no_color else None)
         self.status = self.console.status(message) if self.console.is_terminal else None
 
     def __enter__(self) -> "spinner":

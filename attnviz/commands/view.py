@@ -70,10 +70,16 @@ def show(
         raise UsageError("give TEXT or --load, not both")
     source = "" if common.load is not None else read_text(text, common.file)
     attn = common.extract(source, layer, head)
+    shown = common.hygiene(attn)  # a bad --tokens or --query fails before --save writes anything
+    picked = None
+    if query is not None and not json_out and output is None:
+        from attnviz.analysis.tokens import find_token
+
+        picked = find_token(shown, query)[0]
     if save is not None:
         attn.save(save)
         info(f"saved {len(attn.layers)} layers x {len(attn.heads)} heads to {save}")
-    attn = common.hygiene(attn)
+    attn = shown
     if json_out:
         print(json.dumps(attn.to_dict()))
         return
@@ -85,10 +91,8 @@ def show(
         return
     console = common.console()
     cmap = cmap or "viridis"
-    if query is not None:
-        from attnviz.analysis.tokens import find_token
-
-        console.print(terminal.QueryBars(attn, find_token(attn, query)[0], cmap=cmap))
+    if picked is not None:
+        console.print(terminal.QueryBars(attn, picked, cmap=cmap))
     elif len(attn.layers) == 1 and len(attn.heads) == 1:
         console.print(terminal.Heatmap.from_attention(attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values))
     elif layer is None and head is None:
@@ -175,9 +179,17 @@ def verify(
 ) -> None:
     """Run both engines on the same weights and text; print the largest difference per layer."""
     from rich.table import Table
+    from rich.text import Text
 
     from attnviz.models.run import extract
 
+    if common.model == "random":
+        raise UsageError(
+            "verify needs a model that transformers can load too; the random model exists only in the scratch engine",
+            hint="give a model folder, a hub id or minilm",
+        )
+    if not tol >= 0:  # also rejects nan, which every comparison would pass
+        raise UsageError(f"invalid --tol {tol:g}: it must be a number ≥ 0", hint="e.g. --tol 1e-5")
     source = read_text(text, common.file)
     kwargs = {"model": common.model, "max_tokens": common.max_tokens}
     ours = extract(source, engine="scratch", **kwargs)
@@ -185,13 +197,16 @@ def verify(
     if ours.tokens != theirs.tokens:
         raise UsageError("the engines tokenised the text differently; their attention cannot be compared")
     diffs = abs(ours.weights.astype("float64") - theirs.weights).max(axis=(1, 2, 3))
-    table = Table(title=f"{ours.model}: scratch vs hf, {ours.n_tokens} tokens", title_justify="left")
+    title = Text(f"{ours.model}: scratch vs hf, {ours.n_tokens} tokens")
+    table = Table()
     table.add_column("layer", justify="right")
     table.add_column("max |scratch − hf|", justify="right")
     table.add_column(f"≤ {tol:g}")
     for layer, d in zip(ours.layers, diffs, strict=True):
         table.add_row(str(layer), f"{d:.2e}", "ok" if d <= tol else "FAIL")
-    common.console().print(table)
+    console = common.console()
+    console.print(title, soft_wrap=True)
+    console.print(table)
     if diffs.max() > tol:
         info(f"the engines differ by {diffs.max():.2e}, more than --tol {tol:g}")
         raise typer.Exit(ExitCode.ERROR)

@@ -41,8 +41,14 @@ def load(
     transformers.utils.logging.disable_progress_bar()
     if dtype not in DTYPES:
         raise UsageError(f"invalid --dtype '{dtype}'", hint="use " + ", ".join(DTYPES))
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise UsageError(f"invalid --device '{device}'", hint="use cpu, cuda, cuda:1 …") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device {device}: CUDA is not available on this machine", hint="use --device cpu")
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"'{folder}' has no config.json: not a model folder")
     kwargs: dict[str, Any] = {
         "attn_implementation": "eager",  # sdpa and flash kernels never materialise the weights
         "dtype": getattr(torch, dtype),
@@ -54,6 +60,7 @@ def load(
         kwargs["device_map"] = device_map
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        _check_vocabulary(tokenizer, folder)
         model = AutoModel.from_pretrained(str(folder), **kwargs)
     except (UsageError, ModelError):
         raise
@@ -65,13 +72,36 @@ def load(
             ) from None
         raise ModelError(f"cannot load model '{folder}': {_first_line(exc)}") from exc
     except Exception as exc:  # transformers raises OSError, EnvironmentError, safetensors errors…
+        if "Weights only load failed" in str(exc):  # torch.load(weights_only=True) met pickled code
+            raise ModelError(
+                f"cannot load model '{folder}': its pickled .bin weights hold more than tensors, "
+                "and attnviz loads pickles in safe (weights-only) mode only",
+                hint="use a model.safetensors copy from a source you trust",
+            ) from None
         raise ModelError(f"cannot load model '{folder}': {_first_line(exc)}") from exc
     if getattr(model.config, "is_encoder_decoder", False):
         raise ModelError(f"'{folder.name}' is an encoder-decoder model; attnviz runs encoders and decoders")
     if device_map is None:
-        model.to(device)
+        try:
+            model.to(device)
+        except (RuntimeError, AssertionError) as exc:  # e.g. cuda:3 on a one-GPU machine
+            raise ModelError(f"cannot move the model to {device}: {_first_line(exc)}") from None
     model.eval()
     return model, tokenizer
+
+
+def _check_vocabulary(tokenizer: Any, folder: Path) -> None:
+    """transformers builds an empty tokenizer when a folder has no vocabulary files; every word
+    would then be [UNK] and the attention shown would be meaningless."""
+    try:
+        words = set(tokenizer.get_vocab()) - set(tokenizer.all_special_tokens)
+    except Exception:  # a tokenizer that cannot list its vocabulary: nothing to check
+        return
+    if not words:
+        raise ModelError(
+            f"'{folder}' has no usable tokenizer: its vocabulary holds only special tokens",
+            hint="the folder needs tokenizer.json or the model's own vocabulary files",
+        )
 
 
 def max_positions(model: Any, tokenizer: Any) -> int:

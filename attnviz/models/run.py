@@ -18,6 +18,7 @@ from attnviz.models.tokens import Tokens, check_text, encode, encode_words, load
 ENGINES = ("auto", "scratch", "hf")
 SMALL_INPUT = 128  # tokens
 RANDOM_VOCAB = 4096
+RANDOM_MAX = {"layers": 24, "heads": 32, "dim": 768}  # BERT-base sized at most: under 1 GB of weights
 
 Selection = str | Sequence[int] | None
 
@@ -28,6 +29,23 @@ class RandomOptions:
     heads: int = 4
     dim: int = 64
     seed: int = 0
+
+    def check(self) -> None:
+        """Sizes a toy model can have: bounded, so that a typo cannot exhaust memory."""
+        for flag, value, most in (
+            ("--random-layers", self.layers, RANDOM_MAX["layers"]),
+            ("--random-heads", self.heads, RANDOM_MAX["heads"]),
+            ("--random-dim", self.dim, RANDOM_MAX["dim"]),
+        ):
+            if not 1 <= value <= most:
+                raise UsageError(f"{flag} must be between 1 and {most}, not {value}")
+        if self.dim % self.heads:
+            raise UsageError(
+                f"--random-dim {self.dim} must be a multiple of --random-heads {self.heads}",
+                hint=f"e.g. --random-dim {self.heads * max(1, round(self.dim / self.heads))}",
+            )
+        if self.seed < 0:
+            raise UsageError(f"--seed must be 0 or more, not {self.seed}")
 
 
 def pick_engine(source: ModelSource, engine: str) -> str:
@@ -95,6 +113,7 @@ def load_scratch(source: ModelSource, random: RandomOptions) -> tuple[scratch.Tr
     """(model, tokenizer); the random model tokenises by words and has no tokenizer."""
     if source.kind == "random":
         r = random
+        r.check()
         return scratch.random_model(r.layers, r.heads, r.dim, r.seed), None
     assert source.path is not None
     model = scratch.load(source.path)

@@ -287,7 +287,7 @@ def config_from_json(raw: dict) -> Config:
     if arch not in SUPPORTED:
         raise UsageError(
             f"the scratch engine does not support model type '{arch}'",
-            hint=f"it runs {', '.join(SUPPORTED)}; use --engine hf (or auto) for others",
+            hint=f"it runs {', '.join(SUPPORTED)}; use --engine hf or auto for others",
         )
     try:
         if arch == "gpt2":

@@ -12,6 +12,9 @@ import numpy as np
 from attnviz.errors import AttnvizWarning, ModelError, UsageError
 
 
+SPACE = "␣"  # a token that is only whitespace (byte-level BPE's lone "Ġ")
+
+
 @dataclass(frozen=True)
 class Tokens:
     ids: np.ndarray  # int64 (tokens,)
@@ -26,6 +29,11 @@ def check_text(text: str) -> str:
         raise UsageError("the text is empty", hint="give a sentence, --file PATH, or - for stdin")
     if "\x00" in text:
         raise UsageError("the text contains NUL bytes: is it a binary file?")
+    bad = next((i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff"), None)
+    if bad is not None:  # undecodable argv bytes arrive as lone surrogates (PEP 383)
+        code = ord(text[bad])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"a lone surrogate U+{code:04X}"
+        raise UsageError(f"the text is not valid UTF-8 ({what} at character {bad})")
     return text
 
 
@@ -42,7 +50,7 @@ def from_encoding(enc: Any, text: str) -> Tokens:
             word_ids.append(-1)
             previous = None
             continue
-        span = text[start:end].strip() or token
+        span = text[start:end].strip() or (SPACE if not token.strip(" Ġ▁\t\n") else token)
         labels.append("##" + span if word == previous else span)
         word_ids.append(word)
         previous = word

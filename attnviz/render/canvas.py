@@ -142,7 +142,9 @@ class Painter:
 
     def cell(self, value: float, t: float, width: int, show_value: bool) -> tuple[str, Style | None]:
         """Text and style of one heatmap cell holding `value` (normalised to `t`)."""
-        label = number(value, width) if show_value and not math.isnan(value) else None
+        # one cell of the width stays blank, so that neighbouring numbers never run together
+        fitted = number(value, width - 1) if show_value and not math.isnan(value) else None
+        label = fitted.rjust(width) if fitted is not None else None
         if self.mono:
             return (label if label is not None else self.shade(t, width)), None
         if math.isnan(t):

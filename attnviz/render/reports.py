@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -44,11 +45,15 @@ def find_table(scores: Sequence[HeadScore], source: str, target: str) -> Table:
 def stats_table(rows: Sequence[HeadStats], sort: str | None) -> Table:
     """Every head's statistics; the sort column is marked."""
     title = "per-head statistics" + (f", sorted by {sort}" if sort else "")
-    table = Table(title=title, title_justify="left")
-    table.add_column("layer", justify="right")
-    table.add_column("head", justify="right")
+    # no vertical rules and no edge padding: the eight columns fit 80 columns unshortened
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True
+    )
+    table.add_column("layer", justify="right", no_wrap=True)
+    table.add_column("head", justify="right", no_wrap=True)
     for key in STAT_KEYS:
-        table.add_column(key + (" ▼" if key == sort else ""), justify="right")
+        header = key + (" ▼" if key == sort else "")
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for r in rows:
         table.add_row(str(r.layer), str(r.head), *(f"{r.value(k):.3f}" for k in STAT_KEYS))
     return table

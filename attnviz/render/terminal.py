@@ -90,7 +90,7 @@ def _pack(widths: list[int], lead: int, width: int) -> list[list[int]] | None:
     return rows
 
 
-def _plan(panels: list[Panel], width: int, values: bool, offset: int) -> _Plan:
+def _plan(panels: list[Panel], width: int, values: bool, offset: int, signed: bool = False) -> _Plan:
     """Choose cell width, pooling and wrapping so that every line fits `width`."""
     shared = all(p.row_labels == panels[0].row_labels for p in panels)
     longest = max((cell_len(t) for p in panels for t in p.row_labels), default=1)
@@ -102,21 +102,24 @@ def _plan(panels: list[Panel], width: int, values: bool, offset: int) -> _Plan:
         return _pack(widths, label_width + 1 if shared else 0, width)
 
     label_width = min(longest, cap)
-    options = {cell: pack(cell, 1, label_width) for cell in ((4, 3) if values else (3, 2))}
+    # a number needs 3 cells (".64", 4 for "-.03") plus 1 blank so that neighbours never run together
+    value_cell = 5 if signed else 4
+    options = {cell: pack(cell, 1, label_width) for cell in ((value_cell,) if values else (3, 2))}
     fitting = {cell: rows for cell, rows in options.items() if rows is not None}
     if fitting:
         fewest = min(len(rows) for rows in fitting.values())
         cell = max(c for c, rows in fitting.items() if len(rows) == fewest)
         return _Plan(cell, 1, label_width, fitting[cell], values, shared)
-    if values and (rows := pack(2, 1, label_width)) is not None:
-        return _Plan(2, 1, label_width, rows, False, shared)
+    for cell in (3, 2) if values else ():
+        if (rows := pack(cell, 1, label_width)) is not None:
+            return _Plan(cell, 1, label_width, rows, False, shared)
 
     # Too many tokens: mean-pool k×k blocks; rows are labelled "position token".
     n = max(max(len(p.col_labels), len(p.row_labels)) for p in panels)
     columns = max(len(p.col_labels) for p in panels)
     digits = len(str(offset + n - 1))
     label_width = max(min(digits + 1 + longest, cap), digits + 2)
-    cell = 3 if values else 2
+    cell = value_cell if values else 2
     lead = label_width + 1
     k = max(2, math.ceil(columns / max(1, (width - lead) // cell)))
     rows = pack(cell, k, label_width) or [[i] for i in range(len(panels))]
@@ -191,7 +194,7 @@ class _Matrices(Drawing):
         panels = self.panels
         if not panels:
             return [Text(self.empty, style="dim")]
-        plan = _plan(panels, width, self.values, self.offset)
+        plan = _plan(panels, width, self.values, self.offset, self.legend_scale.diverging)
         painter = Painter(self.cmap, mono, self.legend_scale.diverging)
         tallest = max((len(clusters(t)) for p in panels for t in p.col_labels), default=1)
         header = 1 if plan.k > 1 else min(_HEADER_LINES if len(panels) == 1 else 6, tallest)
