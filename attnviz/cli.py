@@ -15,14 +15,26 @@ from attnviz.errors import AttnvizError, AttnvizWarning, ExitCode
 
 EPILOG = (
     "Exit codes: 0 success, 1 runtime failure (model or file), 2 usage error, 130 interrupted. "
-    "Add --debug (before the command) for tracebacks."
+    "Add --debug for the traceback."
 )
 
 
 class _Group(typer.core.TyperGroup):
     """Turns library errors into one line on stderr and a documented exit code."""
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as exc:  # `attnviz --bogus`: one line, like a command's bad option
+            if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+                raise
+            error(f"{exc.format_message()} (see 'attnviz --help')")
+            raise typer.Exit(getattr(exc, "exit_code", ExitCode.USAGE)) from None
+
     def invoke(self, ctx: typer.Context) -> Any:
+        from attnviz.commands.common import DEBUG
+
+        DEBUG.clear()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # library chatter (transformers, torch) is not for users
             warnings.simplefilter("always", AttnvizWarning)
@@ -54,7 +66,9 @@ class _Group(typer.core.TyperGroup):
 
 
 def _maybe_traceback(ctx: typer.Context) -> bool:
-    debug = bool((ctx.obj or {}).get("debug")) or os.environ.get("ATTNVIZ_DEBUG", "") not in ("", "0")
+    from attnviz.commands.common import DEBUG
+
+    debug = bool((ctx.obj or {}).get("debug")) or DEBUG.is_set() or os.environ.get("ATTNVIZ_DEBUG", "") not in ("", "0")
     if debug:
         import platform
 

@@ -342,11 +342,11 @@ def share_lines(out: str, title: str) -> list[tuple[str, float]]:
     return [(line.split()[0], float(line.split()[1])) for line in lines[start + 1 :] if line.strip()]
 
 
-def test_rollout_default_shows_the_first_token_and_its_shares(seed: Attention) -> None:
+def test_rollout_default_shows_the_first_word_and_its_shares(seed: Attention) -> None:
     out = ok(run(["rollout", SEED]))
     assert "all-MiniLM-L6-v2 · rollout over 6 layers (mean fusion)" in out
-    shares = share_lines(out, "where '[CLS]' draws from, after rollout")
-    expected = reference_rollout(seed)[0]
+    shares = share_lines(out, "where 'The' draws from, after rollout")  # the first token that is not [CLS]
+    expected = reference_rollout(seed)[1]
     order = np.argsort(-expected, kind="stable")
     assert [label for label, _ in shares] == [TOKENS[i] for i in order]
     assert [value for _, value in shares] == pytest.approx(expected[order].tolist(), abs=0.0005)
@@ -458,8 +458,7 @@ def test_explain_causal_model_masks_later_keys_exactly(tiny_gpt2: Path) -> None:
         (["--head", "12"], "head 12 is out of range: this model has heads 0-11"),
         (["--query", "dog"],
          '"dog" is not in this text: its words are The, cat, sat, on, mat, because, it, was, comfortable'),
-        (["--hide-special"], "explain shows the model's own computation: --hide-special, --merge-words, --tokens "
-                             "and --load do not apply"),
+        (["--hide-special"], "No such option: --hide-special (see 'attnviz explain --help')"),
     ],
     ids=["layer", "head", "query", "hide-special"],
 )  # fmt: skip

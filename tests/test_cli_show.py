@@ -95,7 +95,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("saved") / "seed.npz"
     result = run(["show", SEED, "--save", str(path)])
     ok(result)
-    assert result.stderr == f"saved 6 layers x 12 heads to {path}\n"
+    assert result.stderr == f"saved 6 layers × 12 heads to {path}\n"
     return path
 
 
@@ -121,7 +121,7 @@ def test_no_text_is_a_usage_error_with_a_hint() -> None:
     result = run(["show"])
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == f'error: no text given (try: attnviz show "{SEED}")\n'
+    assert result.stderr == 'error: no text given (pass it as an argument, "-" to read stdin, or --file PATH)\n'
 
 
 @pytest.mark.parametrize("width", [40, 80])

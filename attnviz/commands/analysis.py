@@ -21,6 +21,11 @@ from attnviz.errors import UsageError
 from attnviz.files import check_output_path
 
 
+def first_word(attn: Attention) -> int:
+    """The default token to follow: the first that is not [CLS]/BOS."""
+    return next((i for i in range(attn.n_tokens) if not attn.special[i]), 0)
+
+
 def _prepare(common: Common, text: str | None, output: object, cmap: str | None) -> Attention:
     """Validate outputs first, then extract every layer and head and apply token hygiene."""
     check_cmap(cmap)
@@ -33,7 +38,7 @@ def _prepare(common: Common, text: str | None, output: object, cmap: str | None)
 
 
 @app.command(epilog=EPILOG)
-@common_options
+@common_options()
 def find(
     text: TextArg = None,
     source: Annotated[str, typer.Option("--from", help="The word that attends (query); WORD#2 for the 2nd.")] = "",
@@ -73,7 +78,7 @@ def find(
 
 
 @app.command(epilog=EPILOG)
-@common_options
+@common_options()
 def stats(
     text: TextArg = None,
     sort: Annotated[str | None, typer.Option("--sort", help="Sort by a statistic, largest first.")] = None,
@@ -111,7 +116,7 @@ def stats(
 
 
 @app.command(epilog=EPILOG)
-@common_options
+@common_options()
 def rollout(
     text: TextArg = None,
     fusion: Annotated[str, typer.Option("--fusion", help="How heads are fused per layer: mean, max or min.")] = "mean",
@@ -135,7 +140,7 @@ def rollout(
     if json_out:
         print(json.dumps({"tokens": list(attn.tokens), "rollout": matrix.tolist()}))
         return
-    index = find_token(attn, query)[0] if query is not None else 0
+    index = find_token(attn, query)[0] if query is not None else first_word(attn)
     if output is not None:
         from attnviz.render import image
 
@@ -164,7 +169,9 @@ def rollout(
 
 
 @app.command(epilog=EPILOG)
-@common_options
+@common_options(
+    without=("engine", "device", "dtype", "device_map", "trust_remote_code", "load", "hide_special", "merge_words", "tokens")
+)
 def explain(
     text: TextArg = None,
     layer: Annotated[int, typer.Option("--layer", "-l", help="The layer (0-based).")] = 0,
@@ -181,18 +188,10 @@ def explain(
     from attnviz.analysis.tokens import find_token
     from attnviz.models.run import RandomOptions, record_layer
 
-    if common.hide_special or common.merge_words or common.tokens or common.load:
-        raise UsageError(
-            "explain shows the model's own computation: --hide-special, --merge-words, --tokens and --load do not apply"
-        )
     source = read_text(text, common.file)
     random = RandomOptions(common.random_layers, common.random_heads, common.random_dim, common.seed)
     attn, record = record_layer(source, common.model, layer, max_tokens=common.max_tokens, random=random)
-    if query is not None:
-        index = find_token(attn, query)[0]
-    else:
-        words = [i for i in range(attn.n_tokens) if not attn.special[i]]
-        index = words[0] if words else 0
+    index = find_token(attn, query)[0] if query is not None else first_word(attn)
     result = build(
         record, model=attn.model, tokens=attn.tokens, layer=attn.layers[0], head=head, query=index, causal=attn.causal
     )

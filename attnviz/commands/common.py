@@ -3,6 +3,7 @@
 import functools
 import inspect
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,6 +20,9 @@ MODEL_PANEL = "Model"
 INPUT_PANEL = "Input"
 TOKENS_PANEL = "Tokens"
 OUTPUT_PANEL = "Output"
+
+
+DEBUG = threading.Event()  # set by --debug after the command name; read by the CLI's error handler
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def read_text(text: str | None, file: Path | None) -> str:
     if text == "-":
         return _decode(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode(), "stdin")
     if text is None:
-        raise UsageError("no text given", hint=f'try: attnviz show "{SEED}"')
+        raise UsageError("no text given", hint='pass it as an argument, "-" to read stdin, or --file PATH')
     return text
 
 
@@ -179,26 +183,33 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
     "tokens": (str | None, _opt("--tokens", panel=TOKENS_PANEL,
         help="Zoom into token positions A-B (0-based, inclusive).")),
     "no_color": (bool, _opt("--no-color", panel=OUTPUT_PANEL, help="Monochrome output (NO_COLOR works too).")),
+    "debug": (bool, _opt("--debug", panel=OUTPUT_PANEL, help="On errors, show the traceback and versions.")),
 }  # fmt: skip
 
 
-def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the shared options a command does not define itself; it receives them as one
-    `common: Common` argument."""
-    own = inspect.signature(func)
-    names = [n for n in _OPTIONS if n not in own.parameters]
-    defaults = {f.name: f.default for f in fields(Common)}
-    extra = [
-        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=defaults[n],
-                          annotation=Annotated[_OPTIONS[n][0], _OPTIONS[n][1]])
-        for n in names
-    ]  # fmt: skip
-    params = [p for p in own.parameters.values() if p.name != "common"]
+def common_options(*, without: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the shared options a command does not define itself (and does not opt out of with
+    `without`); the command receives them as one `common: Common` argument."""
 
-    @functools.wraps(func)
-    def wrapper(**kwargs: Any) -> Any:
-        return func(common=Common(**{n: kwargs.pop(n) for n in names}), **kwargs)
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        own = inspect.signature(func)
+        names = [n for n in _OPTIONS if n not in own.parameters and n not in without]
+        defaults = {f.name: f.default for f in fields(Common)}
+        extra = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(n, False),
+                              annotation=Annotated[_OPTIONS[n][0], _OPTIONS[n][1]])
+            for n in names
+        ]  # fmt: skip
+        params = [p for p in own.parameters.values() if p.name != "common"]
 
-    wrapper.__signature__ = own.replace(parameters=params + extra)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params + extra}
-    return wrapper
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> Any:
+            if kwargs.pop("debug", False):
+                DEBUG.set()
+            return func(common=Common(**{n: kwargs.pop(n) for n in names if n != "debug"}), **kwargs)
+
+        wrapper.__signature__ = own.replace(parameters=params + extra)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params + extra}
+        return wrapper
+
+    return decorate

@@ -32,7 +32,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 @app.command(epilog=EPILOG)
-@common_options
+@common_options()
 def show(
     text: TextArg = None,
     layer: LayerOpt = None,
@@ -78,7 +78,7 @@ def show(
         picked = find_token(shown, query)[0]
     if save is not None:
         attn.save(save)
-        info(f"saved {len(attn.layers)} layers x {len(attn.heads)} heads to {save}")
+        info(f"saved {plural(len(attn.layers), 'layer')} × {plural(len(attn.heads), 'head')} to {save}")
     attn = shown
     if json_out:
         print(json.dumps(attn.to_dict()))
@@ -87,7 +87,7 @@ def show(
         from attnviz.render import image
 
         image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale, values=values)
-        info(f"wrote {output} ({len(attn.layers) * len(attn.heads)} heads)")
+        info(f"wrote {output} ({plural(len(attn.layers) * len(attn.heads), 'head')})")
         return
     console = common.console()
     cmap = cmap or "viridis"
@@ -99,6 +99,10 @@ def show(
         console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn)))
     else:
         console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale))
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def check_cmap(cmap: str | None) -> None:
@@ -114,7 +118,7 @@ def _zoom_hint(attn: Attention) -> str:
 
 
 @app.command(epilog=EPILOG)
-@common_options
+@common_options()
 def compare(
     text: TextArg = None,
     heads: Annotated[str, typer.Option("--heads", help="LAYER.HEAD pairs side by side, e.g. 5.11,0.3.")] = "",
@@ -164,13 +168,13 @@ def compare(
         from attnviz.render import image
 
         image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi)
-        info(f"wrote {output} ({len(panels)} panels)")
+        info(f"wrote {output} ({plural(len(panels), 'panel')})")
         return
     common.console().print(terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values))
 
 
 @app.command(epilog=EPILOG)
-@common_options
+@common_options(without=("engine", "load", "hide_special", "merge_words", "tokens", "dtype", "device_map"))
 def verify(
     text: TextArg = None,
     tol: Annotated[float, typer.Option("--tol", help="Largest absolute difference allowed.")] = 1e-5,

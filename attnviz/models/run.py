@@ -95,8 +95,7 @@ def extract(
 ) -> Attention:
     """Run `model` on `text`; keep the selected layers and heads (all when None)."""
     check_text(text)
-    if max_tokens is not None and max_tokens < 1:
-        raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
+    check_max_tokens(max_tokens)
     source = resolve(model)
     chosen = pick_engine(source, engine)
     if source.kind == "hub":
@@ -107,6 +106,11 @@ def extract(
         text, source, layers, heads, max_tokens,
         device=device, dtype=dtype, device_map=device_map, trust_remote_code=trust_remote_code,
     )  # fmt: skip
+
+
+def check_max_tokens(max_tokens: int | None) -> None:
+    if max_tokens is not None and max_tokens < 1:
+        raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
 
 
 def load_scratch(source: ModelSource, random: RandomOptions) -> tuple[scratch.Transformer, object | None]:
@@ -219,6 +223,7 @@ def record_layer(
 ) -> tuple[Attention, dict[str, np.ndarray]]:
     """One layer's attention plus its recorded intermediates (q, k, v, merged…), scratch engine."""
     check_text(text)
+    check_max_tokens(max_tokens)
     source = resolve(model)
     if source.kind == "hub":
         source = ModelSource("folder", source.name, hub_folder(source.hub_id))

@@ -125,7 +125,8 @@ def explain_report(e: Explanation) -> RenderableType:
         "softmax → attention weights",
         "w_j = exp(s_j − max s) / Σ exp(s − max s); the weights sum to 1.",
     )
-    steps.append(_row_table(tok, [("scaled", e.scaled), ("weight", e.weights)], bars=e.weights))
+    masked = e.scaled if e.mask is None else np.where(e.mask, e.scaled, -np.inf)
+    steps.append(_row_table(tok, [("masked" if e.mask is not None else "scaled", masked), ("weight", e.weights)], bars=e.weights))
     step(
         n + 1,
         "weighted sum of values → this head's output",
