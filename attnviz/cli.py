@@ -7,8 +7,6 @@ import warnings
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from attnviz import __version__
 from attnviz.errors import AttnvizError, AttnvizWarning, ExitCode
@@ -89,21 +87,17 @@ app = typer.Typer(
 )
 
 
-def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
 def error(message: str) -> None:
     """One line on stderr; user text inside it is shown, never interpreted."""
-    stderr_console().print(Text("error: " + _one_line(message)), soft_wrap=True)
+    print("error: " + _one_line(message), file=sys.stderr, flush=True)
 
 
 def info(message: str) -> None:
-    stderr_console().print(Text(_one_line(message)), soft_wrap=True)
+    print(_one_line(message), file=sys.stderr, flush=True)
 
 
 def _show_warning(message: Any, *_args: Any, **_kwargs: Any) -> None:
-    stderr_console().print(Text("warning: " + _one_line(str(message))), soft_wrap=True)
+    print("warning: " + _one_line(str(message)), file=sys.stderr, flush=True)
 
 
 def _one_line(message: str) -> str:
@@ -138,4 +132,4 @@ def main() -> None:
 # The commands register themselves on `app`.
 from attnviz.commands import analysis, view  # noqa: E402
 
-__all__ = ["EPILOG", "analysis", "app", "error", "info", "main", "stderr_console", "view"]
+__all__ = ["EPILOG", "analysis", "app", "error", "info", "main", "view"]

@@ -128,3 +128,30 @@ def check_invocation(args: list[str]) -> None:
     assert not TERMINAL_CONTROL.search(result.stdout.replace("\n", "")), repr(result.stdout)
     if "--json" in args:
         json.loads(result.stdout)
+
+
+MAGIC = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=TEXT,
+    command=st.sampled_from([["show"], ["show", "--layer", "0"], ["compare", "--heads", "0.0,1.1"], ["rollout"]]),
+    suffix=st.sampled_from(sorted(MAGIC)),
+    hide=st.booleans(),
+)
+def test_any_text_draws_an_image_or_fails_cleanly(text: str, command: list[str], suffix: str, hide: bool) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / f"out{suffix}"
+        args = [command[0], text, "--model", "random", *command[1:], "-o", str(out), "--dpi", "40"]
+        result = invoke([*args, "--hide-special"] if hide else args)
+        written = sorted(p.name for p in Path(folder).iterdir())
+        if result.exit_code == 0:
+            assert written == [out.name]
+            assert out.read_bytes().startswith(MAGIC[suffix])
+        else:
+            assert written == []
+    assert result.exit_code in (0, 2), (result.exit_code, result.stderr)
+    if result.exit_code:
+        check_error_text(result.stderr, result.stdout)

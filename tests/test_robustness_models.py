@@ -121,6 +121,7 @@ def test_model_that_is_a_file(workdir: Path) -> None:
         2,
         "model 'model.safetensors' is a file; pass the folder that holds config.json",
     )
+    assert snapshot(workdir) == {"model.safetensors"}
 
 
 # --- architectures the scratch engine does not run ----------------------------------------------

@@ -5,7 +5,10 @@ from typing import Annotated
 
 import typer
 
-from attnviz.attention import Attention
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from attnviz.attention import Attention
 from attnviz.cli import EPILOG, app, info
 from attnviz.commands.common import Common, common_options, read_text
 from attnviz.commands.view import (
@@ -21,12 +24,12 @@ from attnviz.errors import UsageError
 from attnviz.files import check_output_path
 
 
-def first_word(attn: Attention) -> int:
+def first_word(attn: "Attention") -> int:
     """The default token to follow: the first that is not [CLS]/BOS."""
     return next((i for i in range(attn.n_tokens) if not attn.special[i]), 0)
 
 
-def _prepare(common: Common, text: str | None, output: object, cmap: str | None) -> Attention:
+def _prepare(common: Common, text: str | None, output: object, cmap: str | None) -> "Attention":
     """Validate outputs first, then extract every layer and head and apply token hygiene."""
     check_cmap(cmap)
     if output is not None:

@@ -7,13 +7,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from attnviz.attention import Attention
 from attnviz.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from attnviz.attention import Attention
 
 SEED = "The cat sat on the mat because it was comfortable"
 MODEL_PANEL = "Model"
@@ -47,12 +50,14 @@ class Common:
     tokens: str | None = None
     no_color: bool = False
 
-    def extract(self, text: str, layers: Any = None, heads: Any = None, model: str | None = None) -> Attention:
+    def extract(self, text: str, layers: Any = None, heads: Any = None, model: str | None = None) -> "Attention":
         """Run the model (with a spinner on a terminal) or read `--load`."""
         from attnviz.models.run import RandomOptions, extract
 
         if self.load is not None:
             from attnviz.analysis.select import select
+
+            from attnviz.attention import Attention
 
             attn = Attention.load(self.load)
             return select(attn, _held(layers, attn.layers, "layer"), _held(heads, attn.heads, "head"))
@@ -65,7 +70,7 @@ class Common:
                 random=RandomOptions(self.random_layers, self.random_heads, self.random_dim, self.seed),
             )  # fmt: skip
 
-    def hygiene(self, attn: Attention) -> Attention:
+    def hygiene(self, attn: "Attention") -> "Attention":
         """--tokens, --hide-special, --merge-words, in that order."""
         from attnviz.analysis import select, tokens
 
@@ -77,8 +82,10 @@ class Common:
             attn = tokens.merge_words(attn)
         return attn
 
-    def console(self) -> Console:
+    def console(self) -> "Console":
         """Data goes to stdout; NO_COLOR and a non-terminal stdout are respected by rich."""
+        from rich.console import Console
+
         return Console(no_color=True if self.no_color else None, highlight=False, emoji=False, markup=False)
 
 
@@ -105,6 +112,8 @@ class spinner:
     """A status line on stderr while a model loads and runs; silent when stderr is not a terminal."""
 
     def __init__(self, message: str, no_color: bool = False) -> None:
+        from rich.console import Console
+
         self.console = Console(stderr=True, no_color=True if no_color else None)
         self.status = self.console.status(message) if self.console.is_terminal else None
 

@@ -2,15 +2,17 @@
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from attnviz.attention import Attention
 from attnviz.cli import EPILOG, app, info
 from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, read_text
 from attnviz.errors import ExitCode, UsageError
 from attnviz.files import check_output_path
+
+if TYPE_CHECKING:
+    from attnviz.attention import Attention
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -113,7 +115,7 @@ def check_cmap(cmap: str | None) -> None:
         lookup(cmap)
 
 
-def _zoom_hint(attn: Attention) -> str:
+def _zoom_hint(attn: "Attention") -> str:
     return f"zoom in: attnviz show TEXT --layer {attn.layers[-1]} (a layer) or --layer {attn.layers[-1]} --head 0"
 
 
@@ -155,6 +157,8 @@ def compare(
     if loads:
         if text is not None or common.file is not None:
             raise UsageError("give TEXT or --load, not both")
+        from attnviz.attention import Attention
+
         sources = [Attention.load(p) for p in loads]
     else:
         first = read_text(text, common.file)

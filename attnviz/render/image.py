@@ -36,7 +36,7 @@ from attnviz.render.figure import (
     text_width_pt,
     token_label,
 )
-from attnviz.render.mosaic import MosaicLayout, compose, grid_slots
+from attnviz.render.mosaic import MosaicLayout, compose, grid_slots, pool_blocks
 from attnviz.render.panels import (
     CAPTION_PT,
     HEADER_PT,
@@ -212,14 +212,12 @@ def render_grid(
     n_layers, n_heads, nq, nk = attn.weights.shape
     if n_layers * n_heads == 0 or nq * nk == 0:
         raise UsageError("nothing to draw: the selection holds no heads or no tokens")
-    panels = attn.weights.reshape(-1, nq, nk)  # (layer·head, query, key)
+    panels = attn.weights.reshape(-1, nq, nk)  # (layer·head, query, key), a view
+    peaks = np.nanmax(np.abs(panels), axis=(1, 2), keepdims=True) if scale == "head" else None
     if scale == "head":
-        peaks = np.nanmax(np.abs(panels), axis=(1, 2), keepdims=True)
-        panels = panels / np.where(np.isfinite(peaks) & (peaks > 0), peaks, 1.0)
         sign = "±1" if diverging else "1"
         label = label or f"per head: {sign} = that head's largest weight"
     label = label or WEIGHT_LABEL
-    vmin, vmax = colour_range(panels, diverging=diverging)
     titles = tuple(f"L{layer} H{head}" for layer in attn.layers for head in attn.heads)
     header = title or " · ".join(
         filter(None, [attn.model, _indices("layer", attn.layers), _indices("head", attn.heads)])
@@ -245,6 +243,18 @@ def render_grid(
         (MAX_GRID_IN - top - bottom - (rows - 1) * gap_y_in) / rows,
     )
     cell_in = panel_in / n
+    labels_all = labels
+    # More cells than pixels: draw k×k block means (a 12-head grid of 4096 tokens is 200M
+    # cells; colouring them all for imshow takes 16 GB). Labels name each block's first token.
+    k = max(1, math.floor(1 / (cell_in * dpi))) if out.suffix.lower() == ".png" else max(1, math.ceil(n / 1024))
+    if k > 1:
+        panels = np.stack([pool_blocks(p, k) for p in panels])  # (layer·head, query/k, key/k)
+        nq, nk = panels.shape[1:]
+        n, cell_in, labels = max(nq, nk), cell_in * k, labels[::k]
+        captions[0] += f" · 1 cell = {k}×{k} tokens (block means)"
+    if peaks is not None:
+        panels = panels / np.where(np.isfinite(peaks) & (peaks > 0), peaks, 1.0)
+    vmin, vmax = colour_range(panels, diverging=diverging)
     layout = MosaicLayout(
         rows,
         cols,
@@ -258,7 +268,7 @@ def render_grid(
     if step > n // 2 and n > 2:  # under two labels a panel: list the tokens instead
         step = 0
         left = bottom = MARGIN_IN
-        captions[-1] = "tokens: " + " ".join(labels)
+        captions[-1] = "tokens: " + " ".join(labels_all)
         top += CAPTION_PT * 1.45 / 72
     body_h, body_w = (s * cell_in for s in layout.shape)
     width = max(left + body_w + right, 6.0, 2 * MARGIN_IN + len(header) * HEADER_PT * 0.62 / 72)

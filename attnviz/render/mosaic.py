@@ -64,3 +64,12 @@ def compose(panels: np.ndarray, layout: MosaicLayout) -> np.ndarray:
     for panel, (r0, c0) in zip(panels, layout.origins, strict=True):
         mosaic[r0 : r0 + h, c0 : c0 + w] = panel
     return mosaic
+
+
+def pool_blocks(matrix: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each k×k block (edge blocks may be smaller), without padding copies."""
+    rows, cols = matrix.shape
+    starts_r, starts_c = np.arange(0, rows, k), np.arange(0, cols, k)
+    sums = np.add.reduceat(np.add.reduceat(matrix, starts_r, axis=0), starts_c, axis=1)
+    sizes = np.outer(np.diff(np.append(starts_r, rows)), np.diff(np.append(starts_c, cols)))
+    return (sums / sizes).astype(np.float32)
