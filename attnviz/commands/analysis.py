@@ -1,11 +1,9 @@
 """find, stats, rollout, explain: rank heads, describe them, trace attention, teach it."""
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from attnviz.attention import Attention
@@ -173,7 +171,17 @@ def rollout(
 
 @app.command(epilog=EPILOG)
 @common_options(
-    without=("engine", "device", "dtype", "device_map", "trust_remote_code", "load", "hide_special", "merge_words", "tokens")
+    without=(
+        "engine",
+        "device",
+        "dtype",
+        "device_map",
+        "trust_remote_code",
+        "load",
+        "hide_special",
+        "merge_words",
+        "tokens",
+    )
 )
 def explain(
     text: TextArg = None,

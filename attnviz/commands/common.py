@@ -56,7 +56,6 @@ class Common:
 
         if self.load is not None:
             from attnviz.analysis.select import select
-
             from attnviz.attention import Attention
 
             attn = Attention.load(self.load)

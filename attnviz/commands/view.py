@@ -125,10 +125,13 @@ def compare(
     text: TextArg = None,
     heads: Annotated[str, typer.Option("--heads", help="LAYER.HEAD pairs side by side, e.g. 5.11,0.3.")] = "",
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", metavar="MODEL", help="Give twice to put two models side by side.")
+        list[str] | None,
+        typer.Option("--model", "-m", metavar="MODEL", help="Give twice to put two models side by side."),
     ] = None,
     other: Annotated[str | None, typer.Option("--text", help="A second text, side by side with the first.")] = None,
-    load: Annotated[list[Path] | None, typer.Option("--load", metavar="FILE.npz", help="Saved .npz extractions (one or two).")] = None,
+    load: Annotated[
+        list[Path] | None, typer.Option("--load", metavar="FILE.npz", help="Saved .npz extractions (one or two).")
+    ] = None,
     diff: Annotated[bool, typer.Option("--diff", help="Draw the difference of exactly two maps.")] = False,
     values: ValuesOpt = False,
     cmap: CmapOpt = None,

@@ -11,7 +11,6 @@ import numpy as np
 
 from attnviz.errors import AttnvizWarning, ModelError, UsageError
 
-
 SPACE = "␣"  # a token that is only whitespace (byte-level BPE's lone "Ġ")
 
 

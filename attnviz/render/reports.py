@@ -126,7 +126,9 @@ def explain_report(e: Explanation) -> RenderableType:
         "w_j = exp(s_j − max s) / Σ exp(s − max s); the weights sum to 1.",
     )
     masked = e.scaled if e.mask is None else np.where(e.mask, e.scaled, -np.inf)
-    steps.append(_row_table(tok, [("masked" if e.mask is not None else "scaled", masked), ("weight", e.weights)], bars=e.weights))
+    steps.append(
+        _row_table(tok, [("masked" if e.mask is not None else "scaled", masked), ("weight", e.weights)], bars=e.weights)
+    )
     step(
         n + 1,
         "weighted sum of values → this head's output",
