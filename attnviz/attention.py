@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +63,7 @@ class Attention:
         except ValueError:
             raise UsageError(
                 f"layer {layer} head {head} is not in this extraction",
-                hint=f"it holds layers {_span(self.layers)} and heads {_span(self.heads)}",
+                hint=f"it holds layers {format_indices(self.layers)} and heads {format_indices(self.heads)}",
             ) from None
 
     def replace(self, **changes: object) -> Attention:
@@ -139,9 +140,12 @@ class Attention:
         }
 
 
-def _span(indices: tuple[int, ...]) -> str:
-    if not indices:
+
+def format_indices(indices: Iterable[int]) -> str:
+    """'0-5' for a contiguous run, '3' for one, '0,2,3' otherwise, 'none' for nothing."""
+    values = list(indices)
+    if not values:
         return "none"
-    if list(indices) == list(range(indices[0], indices[-1] + 1)):
-        return f"{indices[0]}-{indices[-1]}" if len(indices) > 1 else str(indices[0])
-    return ",".join(map(str, indices))
+    if len(values) > 1 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}-{values[-1]}"
+    return ",".join(map(str, values))

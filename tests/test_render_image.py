@@ -302,9 +302,9 @@ def test_awkward_tokens_are_drawn_literally(tmp_path: Path) -> None:
     tokens = ["$x$", "a\nb", " ", "", "日本", "x" * 40]
     rendered = image.render_head(make_attention(1, 1, tokens), tmp_path / "odd.png")
     labels = [t.get_text() for t in rendered.figure.axes[0].get_yticklabels()]
-    assert labels == ["$x$", "a\\nb", "␣", "∅", "日本", "x" * 15 + "…"]
+    assert labels == ["$x$", "a↵b", "␣", "∅", "日本", "x" * 15 + "…"]  # the terminal's placeholders
     assert not rendered.figure.axes[0].get_yticklabels()[0].get_parse_math()
-    assert token_label("\t") == "\\t" and token_label("  ") == "␣␣"
+    assert token_label("\t") == "⇥" and token_label("  ") == "␣␣" and token_label("\x1b[31m") == "␛[31m"
 
 
 # --- compare --------------------------------------------------------------------------------

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from attnviz.attention import Attention
+from attnviz.attention import Attention, format_indices
 from attnviz.errors import UsageError
 
 _INDEX = re.compile(r"-?\d+")
 _RANGE = re.compile(r"(-?\d+)-(-?\d+)")
 _PAIR = re.compile(r"(\d+)\.(\d+)")
 _TOKEN_RANGE = re.compile(r"(\d+)(?:-(\d+))?")
-
-
-def format_indices(indices: Iterable[int]) -> str:
-    """'0-5' for a contiguous run, '3' for one, '0,2,3' otherwise, 'none' for nothing."""
-    values = list(indices)
-    if not values:
-        return "none"
-    if len(values) > 1 and values == list(range(values[0], values[-1] + 1)):
-        return f"{values[0]}-{values[-1]}"
-    return ",".join(map(str, values))
 
 
 def _available(count: int, what: str) -> str:

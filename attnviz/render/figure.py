@@ -102,12 +102,10 @@ def quiet_glyphs() -> Iterator[None]:
 
 
 def token_label(token: str) -> str:
-    """A token as a one-line axis label: control characters shown, long tokens shortened."""
-    label = token.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    if not label:
-        return "∅"
-    if not label.strip():
-        return "␣" * min(len(label), 3)
+    """A token as a one-line axis label: the terminal's safe form, long tokens shortened."""
+    from attnviz.render.labels import safe_label
+
+    label = safe_label(token)
     if len(label) > MAX_LABEL_CHARS:
         label = label[: MAX_LABEL_CHARS - 1] + "…"
     return label
@@ -137,14 +135,6 @@ def label_step(cell_pt: float, fontsize: float) -> int:
 
 def clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
-
-
-def index_span(indices: Sequence[int]) -> str:
-    """Indices as a short range ("0-5") or list ("0,3,7")."""
-    items = list(indices)
-    if len(items) > 1 and items == list(range(items[0], items[-1] + 1)):
-        return f"{items[0]}-{items[-1]}"
-    return ",".join(map(str, items))
 
 
 def shorten(text: str, limit: int) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from attnviz.analysis.compare import Panel
-from attnviz.attention import Attention
+from attnviz.attention import Attention, format_indices
 from attnviz.errors import UsageError
 from attnviz.render.charts import render_layer_head_table, render_rollout
 from attnviz.render.figure import (
@@ -25,7 +25,6 @@ from attnviz.render.figure import (
     check_image_path,
     clamp,
     colour_range,
-    index_span,
     interpolation_for,
     label_step,
     new_figure,
@@ -309,14 +308,14 @@ def render_grid(
 
 
 def _indices(what: str, indices: tuple[int, ...]) -> str:
-    return f"{what}s {index_span(indices)}" if len(indices) > 1 else f"{what} {indices[0]}"
+    return f"{what}s {format_indices(indices)}" if len(indices) > 1 else f"{what} {indices[0]}"
 
 
 def _only(indices: tuple[int, ...], what: str) -> int:
     if len(indices) != 1:
         raise UsageError(
             f"this extraction holds {len(indices)} {what}s; say which one to draw",
-            hint=f"choose a {what} from {index_span(indices)}",
+            hint=f"choose a {what} from {format_indices(indices)}",
         )
     return indices[0]
 
