@@ -140,7 +140,6 @@ class Attention:
         }
 
 
-
 def format_indices(indices: Iterable[int]) -> str:
     """'0-5' for a contiguous run, '3' for one, '0,2,3' otherwise, 'none' for nothing."""
     values = list(indices)

@@ -342,11 +342,11 @@ def share_lines(out: str, title: str) -> list[tuple[str, float]]:
     return [(line.split()[0], float(line.split()[1])) for line in lines[start + 1 :] if line.strip()]
 
 
-def test_rollout_default_shows_the_first_word_and_its_shares(seed: Attention) -> None:
+def test_rollout_default_shows_the_first_token_and_its_shares(seed: Attention) -> None:
     out = ok(run(["rollout", SEED]))
     assert "all-MiniLM-L6-v2 · rollout over 6 layers (mean fusion)" in out
-    shares = share_lines(out, "where 'The' draws from, after rollout")  # the first token that is not [CLS]
-    expected = reference_rollout(seed)[1]
+    shares = share_lines(out, "where '[CLS]' draws from, after rollout")
+    expected = reference_rollout(seed)[0]
     order = np.argsort(-expected, kind="stable")
     assert [label for label, _ in shares] == [TOKENS[i] for i in order]
     assert [value for _, value in shares] == pytest.approx(expected[order].tolist(), abs=0.0005)

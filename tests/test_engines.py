@@ -162,3 +162,36 @@ def test_long_input_is_truncated_with_a_warning() -> None:
     with pytest.warns(AttnvizWarning, match="the last 4 tokens were dropped"):
         attn = extract(SEED, layers="0", heads="0", max_tokens=8)
     assert attn.n_tokens == 8 and attn.tokens[-1] == "[SEP]"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_hf_engine_half_precision_stays_close_to_float32(tiny_bert: Path, dtype: str) -> None:
+    text = "The cat sat on the mat."
+    full = extract(text, model=str(tiny_bert), engine="hf")
+    half = extract(text, model=str(tiny_bert), engine="hf", dtype=dtype)
+    assert half.weights.dtype == np.float32  # stored as float32 whatever the compute dtype
+    difference = np.abs(half.weights - full.weights).max()
+    assert 0 < difference < 0.05  # computed in lower precision, yet the same pattern
+    np.testing.assert_allclose(half.weights.sum(-1), 1.0, atol=1e-2)
+
+
+def test_hf_engine_rejects_bad_dtype_device_and_missing_accelerate(tiny_bert: Path) -> None:
+    import importlib.util
+
+    with pytest.raises(UsageError, match="invalid --dtype 'float8'"):
+        extract(SEED, model=str(tiny_bert), engine="hf", dtype="float8")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="CUDA is not available"):
+            extract(SEED, model=str(tiny_bert), engine="hf", device="cuda")
+    if importlib.util.find_spec("accelerate") is None:
+        with pytest.raises(UsageError, match="needs the accelerate package"):
+            extract(SEED, model=str(tiny_bert), engine="hf", device_map="auto")
+
+
+def test_hf_engine_device_map_auto_gives_the_same_weights(tiny_bert: Path) -> None:
+    pytest.importorskip("accelerate")  # in the test extra
+    mapped = extract(SEED, model=str(tiny_bert), engine="hf", device_map="auto")
+    plain = extract(SEED, model=str(tiny_bert), engine="hf")
+    np.testing.assert_array_equal(mapped.weights, plain.weights)

@@ -141,7 +141,7 @@ def rollout(
     if json_out:
         print(json.dumps({"tokens": list(attn.tokens), "rollout": matrix.tolist()}))
         return
-    index = find_token(attn, query)[0] if query is not None else first_word(attn)
+    index = find_token(attn, query)[0] if query is not None else 0  # the contract: the first token
     if output is not None:
         from attnviz.render import image
 
