@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from attnviz.cli import EPILOG, app, info
-from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, read_text
+from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, read_text, spinner
 from attnviz.errors import ExitCode, UsageError
 from attnviz.files import check_output_path
 
@@ -88,7 +88,8 @@ def show(
     if output is not None:
         from attnviz.render import image
 
-        image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale, values=values)
+        with spinner(f"drawing {plural(len(attn.layers) * len(attn.heads), 'head')} …", common.no_color):
+            image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale, values=values)
         info(f"wrote {output} ({plural(len(attn.layers) * len(attn.heads), 'head')})")
         return
     console = common.console()
@@ -174,7 +175,8 @@ def compare(
     if output is not None:
         from attnviz.render import image
 
-        image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi)
+        with spinner(f"drawing {plural(len(panels), 'panel')} …", common.no_color):
+            image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi)
         info(f"wrote {output} ({plural(len(panels), 'panel')})")
         return
     common.console().print(terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values))
