@@ -43,8 +43,13 @@ def show(
     values: ValuesOpt = False,
     cmap: CmapOpt = None,
     scale: Annotated[
-        str, typer.Option("--scale", help="Colours: global (one scale for all heads) or head (each its own max).")
-    ] = "global",
+        str | None,
+        typer.Option(
+            "--scale",
+            help="Colours: global (one scale for all heads) or head (each to its own max). "
+            "[default: head for the overview's thumbnails, global otherwise]",
+        ),
+    ] = None,
     output: OutputOpt = None,
     dpi: DpiOpt = 150,
     save: Annotated[
@@ -61,7 +66,7 @@ def show(
     """
     from attnviz.render import terminal
 
-    if scale not in ("head", "global"):
+    if scale not in (None, "head", "global"):
         raise UsageError(f"invalid --scale '{scale}'", hint="use head or global")
     check_cmap(cmap)
     if output is not None:
@@ -89,7 +94,7 @@ def show(
         from attnviz.render import image
 
         with spinner(f"drawing {plural(len(attn.layers) * len(attn.heads), 'head')} …", common.no_color):
-            image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale, values=values)
+            image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale or "global", values=values)
         info(f"wrote {output} ({plural(len(attn.layers) * len(attn.heads), 'head')})")
         return
     console = common.console()
@@ -99,9 +104,9 @@ def show(
     elif len(attn.layers) == 1 and len(attn.heads) == 1:
         console.print(terminal.Heatmap.from_attention(attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values))
     elif layer is None and head is None:
-        console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn)))
+        console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn), scale=scale or "head"))
     else:
-        console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale))
+        console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale or "global"))
 
 
 def plural(count: int, noun: str) -> str:

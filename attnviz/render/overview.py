@@ -35,9 +35,11 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _thumb_lines(pixels: np.ndarray, painter: Painter) -> list[Text]:
-    """A thumbnail: two pixel rows per line with '▀' (monochrome: the pair's mean as a shade)."""
-    top = float(np.nanmax(pixels)) if pixels.size else 0.0
+def _thumb_lines(pixels: np.ndarray, painter: Painter, top: float | None = None) -> list[Text]:
+    """A thumbnail: two pixel rows per line with '▀' (monochrome: the pair's mean as a shade),
+    coloured from 0 to `top` (default: its own max)."""
+    if top is None:
+        top = float(np.nanmax(pixels)) if pixels.size else 0.0
     t = pixels / top if top > 0 else np.zeros_like(pixels)
     lines = []
     for r in range(0, t.shape[0], 2):
@@ -63,8 +65,12 @@ class Overview(Drawing):
         cmap: str = colormaps.DEFAULT,
         hint: str | None = None,
         notes: Sequence[str] | None = None,
+        scale: str = "head",
     ) -> None:
+        if scale not in ("head", "global"):
+            raise UsageError(f"invalid scale '{scale}'", hint="use head or global")
         self.attn = attn
+        self.scale = scale
         self.cmap = colormaps.lookup(cmap)
         self.hint = ZOOM_HINT if hint is None else hint
         self.notes = tuple(attn.notes if notes is None else notes)
@@ -91,6 +97,12 @@ class Overview(Drawing):
         if n == 0 or not attn.layers or not attn.heads:
             return lines
         side, per, lead = self._size(width)
+        thumbs_of = {
+            (li, h): resample(attn.weights[li, h], side, side)
+            for li in range(len(attn.layers))
+            for h in range(len(attn.heads))
+        }
+        top = max(float(np.nanmax(t)) for t in thumbs_of.values()) if self.scale == "global" else None
         for start in range(0, len(attn.heads), per):
             section = range(start, min(start + per, len(attn.heads)))
             names = [f"H{attn.heads[h]}" for h in section]
@@ -98,7 +110,7 @@ class Overview(Drawing):
                 names = [str(attn.heads[h]) for h in section]
             lines.append(Text(" " * lead + " ".join(pad(name, side) for name in names)))
             for li, layer in enumerate(attn.layers):
-                thumbs = [_thumb_lines(resample(attn.weights[li, h], side, side), painter) for h in section]
+                thumbs = [_thumb_lines(thumbs_of[li, h], painter, top) for h in section]
                 label = [Text(pad(f"L{layer}", lead - 1))]
                 gaps = [0] + [1] * len(thumbs)
                 lines += hstack([label, *thumbs], [lead - 1] + [side] * len(thumbs), gaps)
@@ -110,8 +122,11 @@ class Overview(Drawing):
         if mono:
             extra.append("monochrome: one character = 1 key × 2 query pixels")
         extra.append(self.hint)
-        scale = Scale(0.0, 1.0, "per head: each thumbnail from 0 to its own max")
-        return lines + legend(console, width, painter, scale, high="max", lines=extra, notes=self.notes)
+        if top is None:
+            scale = Scale(0.0, 1.0, "per head: each thumbnail from 0 to its own max")
+            return lines + legend(console, width, painter, scale, high="max", lines=extra, notes=self.notes)
+        scale = Scale(0.0, top, "global: one scale for every thumbnail")
+        return lines + legend(console, width, painter, scale, lines=extra, notes=self.notes)
 
 
 class QueryBars(Drawing):
