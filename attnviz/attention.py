@@ -36,12 +36,14 @@ class Attention:
     engine: str = ""
     text: str = ""
     notes: tuple[str, ...] = field(default=())  # what transforms did, for legends
+    offset: int = 0  # position of tokens[0] in the full text (after a --tokens zoom)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(str(t) for t in self.tokens))
         object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
         object.__setattr__(self, "heads", tuple(int(i) for i in self.heads))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "offset", int(self.offset))
         object.__setattr__(self, "weights", np.asarray(self.weights, dtype=np.float32))
         object.__setattr__(self, "special", np.asarray(self.special, dtype=bool))
         object.__setattr__(self, "word_ids", np.asarray(self.word_ids, dtype=np.int64))
@@ -87,6 +89,7 @@ class Attention:
                 engine=np.str_(self.engine),
                 text=np.str_(self.text),
                 notes=np.array(self.notes, dtype=np.str_),
+                offset=np.int64(self.offset),
             )
 
     @classmethod
@@ -115,6 +118,7 @@ class Attention:
                     engine=str(data["engine"]) if "engine" in data.files else "",
                     text=str(data["text"]) if "text" in data.files else "",
                     notes=[str(t) for t in data["notes"]] if "notes" in data.files else (),
+                    offset=int(data["offset"]) if "offset" in data.files else 0,
                 )
         except UsageError:
             raise
@@ -137,6 +141,7 @@ class Attention:
             "heads": list(self.heads),
             "weights": self.weights.tolist(),
             "notes": list(self.notes),
+            "offset": self.offset,
         }
 
 

@@ -195,3 +195,69 @@ def test_hf_engine_device_map_auto_gives_the_same_weights(tiny_bert: Path) -> No
     mapped = extract(SEED, model=str(tiny_bert), engine="hf", device_map="auto")
     plain = extract(SEED, model=str(tiny_bert), engine="hf")
     np.testing.assert_array_equal(mapped.weights, plain.weights)
+
+
+def test_roberta_positions_after_the_padding_id_are_respected(tmp_path: Path) -> None:
+    """RoBERTa's position ids start after the padding id: of 20 positions only 19 are usable, so
+    a long input must be cut to 19 tokens, not crash at the 20th."""
+    import sys
+
+    import torch
+    from transformers import RobertaConfig, RobertaModel
+
+    from attnviz.errors import AttnvizWarning
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import _bert_tokenizer
+
+    _bert_tokenizer(tmp_path)
+    torch.manual_seed(0)
+    config = RobertaConfig(
+        vocab_size=120, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=20, pad_token_id=0,
+    )  # fmt: skip
+    RobertaModel(config).save_pretrained(tmp_path)
+    with pytest.warns(AttnvizWarning, match="the model takes 19"):
+        attn = extract("the cat sat on the mat " * 6, model=str(tmp_path))
+    assert attn.engine == "hf" and attn.n_tokens == 19
+
+
+@pytest.mark.parametrize(
+    ("model_type", "changes"),
+    [
+        ("gpt2", {"activation_function": "relu"}),
+        ("gpt2", {"scale_attn_by_inverse_layer_idx": True}),
+        ("gpt2", {"scale_attn_weights": False}),
+        ("bert", {"is_decoder": True}),
+        ("bert", {"hidden_act": "silu"}),
+    ],
+)
+def test_configs_the_scratch_engine_would_get_wrong_fall_back_to_hf(
+    model_type: str, changes: dict[str, object], tiny_bert: Path, tiny_gpt2: Path, tmp_path: Path
+) -> None:
+    """Each of these changes the attention (verify showed differences of 0.2 to 0.98): the scratch
+    engine refuses them, and auto runs transformers, which then agrees with itself."""
+    import json
+    import shutil
+
+    source = tiny_gpt2 if model_type == "gpt2" else tiny_bert
+    folder = tmp_path / "model"
+    shutil.copytree(source, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
+    with pytest.raises(UsageError, match="the scratch engine does not support"):
+        extract(SEED, model=str(folder), engine="scratch")
+    auto = extract(SEED, model=str(folder))
+    assert auto.engine == "hf"
+
+
+def test_gelu_pytorch_tanh_is_the_tanh_gelu(tiny_gpt2: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_gpt2, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "activation_function": "gelu_pytorch_tanh"}))
+    ours, theirs = extract(SEED, model=str(folder), engine="scratch"), extract(SEED, model=str(folder), engine="hf")
+    assert np.abs(ours.weights - theirs.weights).max() < 1e-5

@@ -16,7 +16,8 @@ import pytest
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 from attnviz.render import image
-from attnviz.render.figure import format_value, token_label
+from attnviz.render.figure import token_label
+from attnviz.render.labels import format_value
 from attnviz.render.mosaic import MosaicLayout, compose, grid_slots
 
 TOKENS = [

@@ -26,8 +26,9 @@ from rich.panel import Panel as RichPanel
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 from attnviz.render import colormaps
-from attnviz.render.canvas import number, pool, resample
+from attnviz.render.canvas import number
 from attnviz.render.labels import fit, safe_label
+from attnviz.render.mosaic import pool_blocks, resample
 from attnviz.render.terminal import Comparison, HeadGrid, Heatmap, Overview, Panel, QueryBars
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -371,14 +372,14 @@ def test_pooling_honours_the_position_offset() -> None:
 
 def test_pool_means_and_edges() -> None:
     matrix = np.arange(25, dtype=float).reshape(5, 5)
-    pooled = pool(matrix, 2)
+    pooled = pool_blocks(matrix, 2)
     assert pooled.shape == (3, 3)
     assert pooled[0, 0] == matrix[:2, :2].mean()
     assert pooled[2, 2] == matrix[4, 4]
     assert pooled[1, 2] == matrix[2:4, 4].mean()
     with_nan = matrix.copy()
     with_nan[0, 0] = np.nan
-    assert pool(with_nan, 2)[0, 0] == np.mean([1, 5, 6])
+    assert pool_blocks(with_nan, 2)[0, 0] == np.mean([1, 5, 6])
 
 
 def test_resample_covers_every_token_once() -> None:

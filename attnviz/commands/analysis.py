@@ -1,6 +1,7 @@
 """find, stats, rollout, explain: rank heads, describe them, trace attention, teach it."""
 
-import json
+import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -8,18 +9,16 @@ import typer
 if TYPE_CHECKING:
     from attnviz.attention import Attention
 from attnviz.cli import EPILOG, app, info
-from attnviz.commands.common import Common, common_options, read_text
+from attnviz.commands.common import Common, common_options, print_json, read_text
 from attnviz.commands.view import (
-    IMAGE_SUFFIXES,
     CmapOpt,
     DpiOpt,
     JsonOpt,
     OutputOpt,
     TextArg,
-    check_cmap,
+    check_image,
 )
 from attnviz.errors import UsageError
-from attnviz.files import check_output_path
 
 
 def first_word(attn: "Attention") -> int:
@@ -27,11 +26,9 @@ def first_word(attn: "Attention") -> int:
     return next((i for i in range(attn.n_tokens) if not attn.special[i]), 0)
 
 
-def _prepare(common: Common, text: str | None, output: object, cmap: str | None) -> "Attention":
+def _prepare(common: Common, text: str | None, output: Path | None, cmap: str | None, dpi: int) -> "Attention":
     """Validate outputs first, then extract every layer and head and apply token hygiene."""
-    check_cmap(cmap)
-    if output is not None:
-        check_output_path(output, IMAGE_SUFFIXES)
+    check_image(output, cmap, dpi)
     if common.load is not None and (text is not None or common.file is not None):
         raise UsageError("give TEXT or --load, not both")
     source = "" if common.load is not None else read_text(text, common.file)
@@ -58,10 +55,10 @@ def find(
 
     if not source or not target:
         raise UsageError("find needs --from WORD and --to WORD", hint="e.g. --from it --to cat")
-    attn = _prepare(common, text, output, cmap)
+    attn = _prepare(common, text, output, cmap, dpi)
     scores = rank_heads(attn, source, target, top)
     if json_out:
-        print(json.dumps([s.to_dict() for s in scores]))
+        print_json([s.to_dict() for s in scores])
         return
     best = compare_panels([attn], [(s.layer, s.head) for s in scores[:3]])
     if output is not None:
@@ -75,7 +72,7 @@ def find(
 
     console = common.console()
     console.print(find_table(scores, source, target))
-    console.print(terminal.Comparison(best, cmap=cmap))
+    console.print(terminal.Comparison(best, cmap=cmap, offset=attn.offset))
 
 
 @app.command(epilog=EPILOG)
@@ -97,18 +94,21 @@ def stats(
     if sort is not None:
         sort_stats([], sort)  # validate before any model runs
     sort_stats([], stat)
-    attn = _prepare(common, text, output, cmap)
+    attn = _prepare(common, text, output, cmap, dpi)
     rows = head_stats(attn)
     if sort is not None:
         rows = sort_stats(rows, sort)
     if json_out:
-        print(json.dumps([r.to_dict() for r in rows]))
+        print_json([r.to_dict() for r in rows])
         return
     if output is not None:
         from attnviz.render import image
 
         title = f"{attn.model}: {stat} per head"
-        image.render_layer_head_table(stat_grid(rows, stat), output, title=title, label=stat, cmap=cmap, dpi=dpi)
+        image.render_layer_head_table(
+            stat_grid(rows, stat), output, title=title, label=stat, cmap=cmap, dpi=dpi,
+            layers=sorted({r.layer for r in rows}), heads=sorted({r.head for r in rows}),
+        )  # fmt: skip
         info(f"wrote {output}")
         return
     from attnviz.render.reports import stats_table
@@ -136,10 +136,17 @@ def rollout(
 
     if fusion not in FUSIONS:
         raise UsageError(f"invalid fusion '{fusion}': use {', '.join(FUSIONS)}")
-    attn = _prepare(common, text, output, cmap)
+    # rollout runs through every token; --tokens only crops what is shown
+    attn = _prepare(dataclasses.replace(common, tokens=None), text, output, cmap, dpi)
     matrix = compute(attn, fusion)
+    if common.tokens:
+        from attnviz.analysis.select import token_range
+
+        window = token_range(attn, common.tokens)
+        start = window.offset - attn.offset
+        matrix, attn = matrix[start : start + window.n_tokens, start : start + window.n_tokens], window
     if json_out:
-        print(json.dumps({"tokens": list(attn.tokens), "rollout": matrix.tolist()}))
+        print_json({"tokens": list(attn.tokens), "rollout": matrix.tolist()})
         return
     index = find_token(attn, query)[0] if query is not None else 0  # the issue's contract: the first token
     if output is not None:
@@ -164,6 +171,7 @@ def rollout(
             cmap=cmap or "viridis",
             notes=attn.notes,
             scale_label="global",
+            offset=attn.offset,
         )
     )
     console.print(share_bars(matrix[index], attn.tokens, f"where {attn.tokens[index]!r} draws from, after rollout"))
@@ -207,7 +215,7 @@ def explain(
         record, model=attn.model, tokens=attn.tokens, layer=attn.layers[0], head=head, query=index, causal=attn.causal
     )
     if json_out:
-        print(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
         return
     from attnviz.render.reports import explain_report
 

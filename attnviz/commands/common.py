@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from attnviz.errors import UsageError
+from attnviz.errors import AttnvizError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -56,6 +56,9 @@ class Common:
 
         if self.load is not None:
             from attnviz.analysis.select import select
+
+            if self.model != "minilm" or self.engine != "auto":
+                raise UsageError("--load renders a saved extraction: --model and --engine do not apply")
             from attnviz.attention import Attention
 
             attn = Attention.load(self.load)
@@ -91,19 +94,18 @@ class Common:
 def _held(spec: Any, held: tuple[int, ...], what: str) -> list[int] | None:
     """A --layer/--head selection against what a loaded file holds (its own indices)."""
     from attnviz.analysis.select import parse_indices
+    from attnviz.attention import format_indices
 
-    if spec is None:
+    if spec is None or not held:
         return None
-    if not held:
-        return None
-    chosen = parse_indices(spec, max(held) + 1, what)
-    if chosen is None:
-        return None
-    missing = [i for i in chosen if i not in held]
+    holds = f"this file holds {what}s {format_indices(held)}"
+    try:
+        chosen = parse_indices(spec, max(held) + 1, what)
+    except UsageError as exc:
+        raise UsageError(exc.message.split(":")[0] + f": {holds}") from None
+    missing = [i for i in chosen or () if i not in held]
     if missing:
-        raise UsageError(
-            f"{what} {missing[0]} is not in this file", hint=f"it holds {what}s {','.join(map(str, held))}"
-        )
+        raise UsageError(f"{what} {missing[0]} is not in this file: {holds}")
     return chosen
 
 
@@ -124,6 +126,17 @@ class spinner:
     def __exit__(self, *exc: object) -> None:
         if self.status is not None:
             self.status.__exit__(*exc)
+
+
+def print_json(data: object) -> None:
+    """JSON on stdout; NaN and infinity are not JSON, so they are an error, not invalid output."""
+    import json
+
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except ValueError:
+        raise AttnvizError("the result holds NaN or infinite values, which JSON cannot represent") from None
+    print(text)
 
 
 def read_text(text: str | None, file: Path | None) -> str:

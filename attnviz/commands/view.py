@@ -1,20 +1,18 @@
 """show, compare, verify: draw attention, put heads side by side, prove the engines agree."""
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from attnviz.cli import EPILOG, app, info
-from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, read_text, spinner
+from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, print_json, read_text, spinner
 from attnviz.errors import ExitCode, UsageError
 from attnviz.files import check_output_path
 
 if TYPE_CHECKING:
     from attnviz.attention import Attention
 
-IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 
 TextArg = Annotated[str | None, typer.Argument(help="The text, or - to read stdin.", show_default=False)]
 LayerOpt = Annotated[str | None, typer.Option("--layer", "-l", help="Layers: 5, 0,3, 0-3 or all.")]
@@ -68,9 +66,7 @@ def show(
 
     if scale not in (None, "head", "global"):
         raise UsageError(f"invalid --scale '{scale}'", hint="use head or global")
-    check_cmap(cmap)
-    if output is not None:
-        check_output_path(output, IMAGE_SUFFIXES)
+    check_image(output, cmap, dpi)
     if save is not None:
         check_output_path(save, (".npz",))
     if common.load is not None and (text is not None or common.file is not None):
@@ -88,7 +84,7 @@ def show(
         info(f"saved {plural(len(attn.layers), 'layer')} × {plural(len(attn.heads), 'head')} to {save}")
     attn = shown
     if json_out:
-        print(json.dumps(attn.to_dict()))
+        print_json(attn.to_dict())
         return
     if output is not None:
         from attnviz.render import image
@@ -100,29 +96,39 @@ def show(
     console = common.console()
     cmap = cmap or "viridis"
     if picked is not None:
-        console.print(terminal.QueryBars(attn, picked, cmap=cmap))
+        console.print(terminal.QueryBars(attn, picked, cmap=cmap, offset=attn.offset))
     elif len(attn.layers) == 1 and len(attn.heads) == 1:
-        console.print(terminal.Heatmap.from_attention(attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values))
+        console.print(
+            terminal.Heatmap.from_attention(
+                attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values, offset=attn.offset
+            )
+        )
     elif layer is None and head is None:
-        console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn), scale=scale or "head"))
+        console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn, common.load), scale=scale or "head"))
     else:
-        console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale or "global"))
+        console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale or "global", offset=attn.offset))
 
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def check_cmap(cmap: str | None) -> None:
-    """An unknown colormap is a usage error before any model runs."""
+def check_image(output: Path | None, cmap: str | None, dpi: int) -> None:
+    """Bad drawing options are usage errors before any model runs."""
     if cmap is not None:
         from attnviz.render.colormaps import lookup
 
         lookup(cmap)
+    if output is not None:
+        from attnviz.render.figure import check_dpi, check_image_path
+
+        check_image_path(output)
+        check_dpi(dpi)
 
 
-def _zoom_hint(attn: "Attention") -> str:
-    return f"zoom in: attnviz show TEXT --layer {attn.layers[-1]} (a layer) or --layer {attn.layers[-1]} --head 0"
+def _zoom_hint(attn: "Attention", load: Path | None) -> str:
+    source = "TEXT" if load is None else f"--load {load}"
+    return f"zoom in: attnviz show {source} --layer {attn.layers[-1]} (a layer) or --layer {attn.layers[-1]} --head 0"
 
 
 @app.command(epilog=EPILOG)
@@ -154,9 +160,7 @@ def compare(
     if not heads:
         raise UsageError("compare needs --heads", hint="e.g. --heads 5.11,0.3")
     pairs = parse_head_pairs(heads)
-    check_cmap(cmap)
-    if output is not None:
-        check_output_path(output, IMAGE_SUFFIXES)
+    check_image(output, cmap, dpi)
     models = model or [common.model]
     loads = load or []
     if len(models) > 2 or len(loads) > 2:
@@ -164,8 +168,10 @@ def compare(
     layer_spec = ",".join(sorted({str(layer) for layer, _ in pairs}))
     head_spec = ",".join(sorted({str(h) for _, h in pairs}))
     if loads:
-        if text is not None or common.file is not None:
-            raise UsageError("give TEXT or --load, not both")
+        if text is not None or common.file is not None or other is not None:
+            raise UsageError("give TEXT (and --text) or --load, not both")
+        if model or common.engine != "auto":
+            raise UsageError("--load renders saved extractions: --model and --engine do not apply")
         from attnviz.attention import Attention
 
         sources = [Attention.load(p) for p in loads]
@@ -181,10 +187,11 @@ def compare(
         from attnviz.render import image
 
         with spinner(f"drawing {plural(len(panels), 'panel')} …", common.no_color):
-            image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi)
+            image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi, values=values)
         info(f"wrote {output} ({plural(len(panels), 'panel')})")
         return
-    common.console().print(terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values))
+    offset = sources[0].offset if len({a.offset for a in sources}) == 1 else 0
+    common.console().print(terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values, offset=offset))
 
 
 @app.command(epilog=EPILOG)
@@ -215,7 +222,9 @@ def verify(
     if ours.tokens != theirs.tokens:
         raise UsageError("the engines tokenised the text differently; their attention cannot be compared")
     diffs = abs(ours.weights.astype("float64") - theirs.weights).max(axis=(1, 2, 3))
-    title = Text(f"{ours.model}: scratch vs hf, {ours.n_tokens} tokens")
+    from attnviz.render.labels import safe_label
+
+    title = Text(f"{safe_label(ours.model)}: scratch vs hf, {ours.n_tokens} tokens")
     table = Table()
     table.add_column("layer", justify="right")
     table.add_column("max |scratch − hf|", justify="right")
@@ -223,7 +232,7 @@ def verify(
     for layer, d in zip(ours.layers, diffs, strict=True):
         table.add_row(str(layer), f"{d:.2e}", "ok" if d <= tol else "FAIL")
     console = common.console()
-    console.print(title, soft_wrap=True)
+    console.print(title)
     console.print(table)
     if diffs.max() > tol:
         info(f"the engines differ by {diffs.max():.2e}, more than --tol {tol:g}")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from attnviz.errors import ModelError, UsageError
-from attnviz.models.tokens import Tokens, check_text, from_encoding, warn_truncated
+from attnviz.models.tokens import Tokens, from_encoding, warn_truncated
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -104,23 +104,35 @@ def _check_vocabulary(tokenizer: Any, folder: Path) -> None:
         )
 
 
+# Models whose position ids start after the padding id (fairseq's convention): of
+# max_position_embeddings = 514, only 512 positions are usable.
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "data2vec-text",
+                     "roberta-prelayernorm", "ibert", "mpnet", "bart", "mbart"}  # fmt: skip
+
+
 def max_positions(model: Any, tokenizer: Any) -> int:
+    """How many tokens the model can take: its position table, the tokenizer's own limit."""
     config = model.config
+    limits = []
     for key in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):
         value = getattr(config, key, None)
         if isinstance(value, int) and value > 0:
-            return value
-    limit = getattr(tokenizer, "model_max_length", None)
-    return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 1024
+            if getattr(config, "model_type", "") in _OFFSET_POSITIONS:
+                value -= (getattr(config, "pad_token_id", None) or 0) + 1
+            limits.append(value)
+            break
+    declared = getattr(tokenizer, "model_max_length", None)
+    if isinstance(declared, int) and 0 < declared < 1_000_000:
+        limits.append(declared)
+    return min(limits) if limits else 1024
 
 
 def tokenize(tokenizer: Any, text: str, limit: int) -> tuple[dict, Tokens]:
     """Model inputs plus the same display labels the scratch engine makes."""
-    check_text(text)
     total = len(tokenizer(text)["input_ids"])
-    if total > limit:
-        warn_truncated(total, limit)
     inputs = tokenizer(text, return_tensors="pt", truncation=total > limit, max_length=limit)
+    if total > limit:
+        warn_truncated(total, inputs["input_ids"].shape[1], limit)
     if inputs["input_ids"].shape[1] == 0:
         raise UsageError("the text gives no tokens for this model")
     if getattr(inputs, "encodings", None):

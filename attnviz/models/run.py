@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +16,6 @@ from attnviz.models.tokens import Tokens, check_text, encode, encode_words, load
 
 ENGINES = ("auto", "scratch", "hf")
 SMALL_INPUT = 128  # tokens
-RANDOM_VOCAB = 4096
 RANDOM_MAX = {"layers": 12, "heads": 16, "dim": 768}  # BERT-base sized: attention of 1024 tokens < 1 GB
 
 Selection = str | Sequence[int] | None
@@ -94,12 +92,16 @@ def extract(
     random: RandomOptions | None = None,
 ) -> Attention:
     """Run `model` on `text`; keep the selected layers and heads (all when None)."""
-    check_text(text)
-    check_max_tokens(max_tokens)
-    source = resolve(model)
-    chosen = pick_engine(source, engine)
-    if source.kind == "hub":
-        source = ModelSource("folder", source.name, hub_folder(source.hub_id))
+    torch_only = [
+        flag
+        for flag, used in (("--device", device != "cpu"), ("--dtype", dtype != "float32"), ("--device-map", device_map))
+        if used
+    ]
+    if torch_only and engine == "scratch":
+        raise UsageError(f"{', '.join(torch_only)} applies to the hf engine only", hint="use --engine hf or auto")
+    source = _source(text, model, max_tokens)
+    # options that only transformers has (a GPU, half precision) ask for the hf engine
+    chosen = pick_engine(source, "hf" if torch_only and engine == "auto" else engine)
     if chosen == "scratch":
         return _extract_scratch(text, source, layers, heads, max_tokens, random or RandomOptions())
     return _extract_hf(
@@ -108,9 +110,15 @@ def extract(
     )  # fmt: skip
 
 
-def check_max_tokens(max_tokens: int | None) -> None:
+def _source(text: str, model: str, max_tokens: int | None) -> ModelSource:
+    """Check the input, then find the model (a cached or downloaded hub id becomes its folder)."""
+    check_text(text)
     if max_tokens is not None and max_tokens < 1:
         raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
+    source = resolve(model)
+    if source.kind == "hub":
+        source = ModelSource("folder", source.name, hub_folder(source.hub_id))
+    return source
 
 
 def load_scratch(source: ModelSource, random: RandomOptions) -> tuple[scratch.Transformer, object | None]:
@@ -127,7 +135,7 @@ def load_scratch(source: ModelSource, random: RandomOptions) -> tuple[scratch.Tr
 def scratch_tokens(model: scratch.Transformer, tokenizer: object | None, text: str, max_tokens: int | None) -> Tokens:
     limit = min(model.config.max_positions, max_tokens or model.config.max_positions)
     if tokenizer is None:
-        return encode_words(text, RANDOM_VOCAB, limit)
+        return encode_words(text, scratch.RANDOM_VOCAB, limit)
     return encode(tokenizer, text, limit)
 
 
@@ -226,20 +234,11 @@ def indices(spec: Selection, count: int, what: str) -> list[int]:
     return chosen
 
 
-def model_path(model: str) -> Path | None:
-    """The folder `--model` names, if it is one (for messages and explain)."""
-    return resolve(model).path
-
-
 def record_layer(
     text: str, model: str, layer: int, *, max_tokens: int | None = None, random: RandomOptions | None = None
 ) -> tuple[Attention, dict[str, np.ndarray]]:
     """One layer's attention plus its recorded intermediates (q, k, v, merged…), scratch engine."""
-    check_text(text)
-    check_max_tokens(max_tokens)
-    source = resolve(model)
-    if source.kind == "hub":
-        source = ModelSource("folder", source.name, hub_folder(source.hub_id))
+    source = _source(text, model, max_tokens)
     if pick_engine(source, "auto") != "scratch":
         raise UsageError(
             f"explain needs the scratch engine, which cannot run '{source.name}'",

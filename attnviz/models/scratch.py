@@ -21,6 +21,7 @@ import numpy as np
 from attnviz.errors import ModelError, UsageError
 
 SUPPORTED = ("bert", "gpt2")  # config.json model_type values this engine runs
+RANDOM_VOCAB = 4096  # the toy model's vocabulary; its words are hashed into it
 
 
 @dataclass(frozen=True)
@@ -282,27 +283,51 @@ def read_config(folder: Path) -> dict:
         raise ModelError(f"cannot read '{folder / 'config.json'}': {exc}") from exc
 
 
+# GELU spellings in config.json -> ours: "gelu" is exact (erf), "gelu_new" the tanh approximation
+_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_new", "gelu_pytorch_tanh": "gelu_new", "gelu_fast": "gelu_new"}
+
+
 def config_from_json(raw: dict) -> Config:
+    """Our config from config.json; anything this engine would compute differently is refused
+    (UsageError), so that `--engine auto` falls back to transformers instead of drawing wrong numbers."""
     arch = raw.get("model_type")
     if arch not in SUPPORTED:
         raise UsageError(
             f"the scratch engine does not support model type '{arch}'",
             hint=f"it runs {', '.join(SUPPORTED)}; use --engine hf or auto for others",
         )
+    if arch == "gpt2":
+        act = raw.get("activation_function", "gelu_new")
+        unsupported = {
+            "scale_attn_weights=false": raw.get("scale_attn_weights", True) is not True,
+            "scale_attn_by_inverse_layer_idx": bool(raw.get("scale_attn_by_inverse_layer_idx", False)),
+            "add_cross_attention": bool(raw.get("add_cross_attention", False)),
+        }
+    else:
+        act = raw.get("hidden_act", "gelu")
+        unsupported = {
+            f"position_embedding_type={raw.get('position_embedding_type')}": raw.get(
+                "position_embedding_type", "absolute"
+            )
+            != "absolute",
+            "is_decoder (a causal BERT)": bool(raw.get("is_decoder", False)),
+        }
+    if act not in _ACTIVATIONS:
+        unsupported[f"activation '{act}'"] = True
+    refused = [name for name, present in unsupported.items() if present]
+    if refused:
+        raise UsageError(
+            f"the scratch engine does not support {arch} with {', '.join(refused)}", hint="use --engine hf or auto"
+        )
     try:
         if arch == "gpt2":
             return Config(
                 arch, raw["n_layer"], raw["n_head"], raw["n_embd"], raw["n_positions"],
-                raw.get("layer_norm_epsilon", 1e-5), raw.get("activation_function", "gelu_new"),
+                raw.get("layer_norm_epsilon", 1e-5), _ACTIVATIONS[act],
             )  # fmt: skip
-        if raw.get("position_embedding_type", "absolute") != "absolute":
-            raise UsageError("the scratch engine runs BERT with absolute positions only", hint="use --engine hf")
-        act = raw.get("hidden_act", "gelu")
-        if act not in ("gelu", "gelu_new"):
-            raise UsageError(f"the scratch engine does not support activation '{act}'", hint="use --engine hf")
         return Config(
             arch, raw["num_hidden_layers"], raw["num_attention_heads"], raw["hidden_size"],
-            raw["max_position_embeddings"], raw.get("layer_norm_eps", 1e-12), act,
+            raw["max_position_embeddings"], raw.get("layer_norm_eps", 1e-12), _ACTIVATIONS[act],
         )  # fmt: skip
     except KeyError as exc:
         raise ModelError(f"config.json lacks {exc}") from None
@@ -320,11 +345,10 @@ def load(folder: Path) -> Transformer:
 def random_model(
     layers: int = 4, heads: int = 4, dim: int = 64, seed: int = 0, max_positions: int = 1024
 ) -> Transformer:
-    """A seeded random BERT-style encoder, for watching the mechanics without pretrained weights."""
-    if layers < 1 or heads < 1 or dim < 1 or dim % heads:
-        raise UsageError(f"--dim {dim} must be a positive multiple of --heads {heads}, with --layers ≥ 1")
+    """A seeded random BERT-style encoder, for watching the mechanics without pretrained weights
+    (sizes are checked by the caller: `run.RandomOptions.check`)."""
     rng = np.random.default_rng(seed)
-    vocab = 4096
+    vocab = RANDOM_VOCAB
 
     def normal(*shape: int, std: float = 1.0) -> np.ndarray:
         return rng.normal(0.0, std, size=shape).astype(np.float32)

@@ -61,9 +61,14 @@ def from_encoding(enc: Any, text: str) -> Tokens:
     )
 
 
-def warn_truncated(total: int, limit: int) -> None:
+def warn_truncated(total: int, kept: int, limit: int) -> None:
+    """Say how much truncation dropped; refuse a limit below what the model's special tokens need."""
+    if kept > limit:
+        raise UsageError(f"--max-tokens {limit} leaves no room for the text beside this model's special tokens")
+    dropped = total - kept
     warnings.warn(
-        f"the input has {total} tokens; the model takes {limit}: the last {total - limit} tokens were dropped",
+        f"the input has {total} tokens; the model takes {limit}: "
+        f"the last {dropped} {'token was' if dropped == 1 else 'tokens were'} dropped",
         AttnvizWarning,
         stacklevel=3,
     )
@@ -88,13 +93,14 @@ def load_tokenizer(folder: Path) -> Any:
 def encode(tokenizer: Any, text: str, limit: int) -> Tokens:
     """Tokenise with the model's own special tokens; truncate past `limit` with a warning."""
     enc = tokenizer.encode(text)
-    if len(enc.ids) > limit:
-        warn_truncated(len(enc.ids), limit)
+    total = len(enc.ids)
+    if total > limit:
         tokenizer.enable_truncation(max_length=limit)
         try:
             enc = tokenizer.encode(text)
         finally:
             tokenizer.no_truncation()
+        warn_truncated(total, len(enc.ids), limit)
     if not enc.ids:
         raise UsageError("the text gives no tokens for this model")
     return from_encoding(enc, text)
@@ -108,8 +114,9 @@ def encode_words(text: str, vocab: int, limit: int) -> Tokens:
 
     words = [w for w, _ in BertPreTokenizer().pre_tokenize_str(text)]
     if len(words) + 2 > limit:
-        warn_truncated(len(words) + 2, limit)
-        words = words[: limit - 2]
+        kept = max(limit, 3)  # [CLS], one word, [SEP] at the least
+        warn_truncated(len(words) + 2, kept, limit)
+        words = words[: kept - 2]
     ids = [1] + [2 + zlib.crc32(w.lower().encode()) % (vocab - 2) for w in words] + [0]
     n = len(ids)
     special = np.zeros(n, dtype=bool)

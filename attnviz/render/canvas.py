@@ -15,7 +15,8 @@ from rich.style import Style
 from rich.text import Text
 
 from attnviz.render.colormaps import Colormap
-from attnviz.render.labels import safe_label
+from attnviz.render.labels import format_value, safe_label
+from attnviz.render.mosaic import value_range
 
 SHADES = " ░▒▓█"  # monochrome levels, darkest (no ink) first
 EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -62,15 +63,8 @@ class Scale:
 
     @classmethod
     def fit(cls, matrices: Iterable[np.ndarray], label: str, diverging: bool = False) -> Scale:
-        """The scale spanning `matrices`: [min(0, lo), hi], or [-m, m] when diverging."""
-        finite = [m[np.isfinite(m)] for m in matrices]
-        values = np.concatenate(finite) if finite else np.zeros(0)
-        if values.size == 0:
-            return cls(0.0, 0.0, label, diverging)
-        if diverging:
-            bound = float(np.abs(values).max())
-            return cls(-bound, bound, label, True)
-        return cls(min(0.0, float(values.min())), float(values.max()), label)
+        """The scale spanning `matrices` (see `value_range`); flat when they hold one value."""
+        return cls(*value_range(matrices, diverging=diverging), label, diverging)
 
     def norm(self, values: np.ndarray | float) -> np.ndarray:
         """Values mapped to [0, 1] (NaN stays NaN); a flat scale maps to its low end."""
@@ -84,9 +78,7 @@ class Scale:
 def number(value: float, width: int) -> str | None:
     """`value` in at most `width` cells ('.64', '-.3', '1.0'), right-aligned; None if no fit."""
     for digits in (2, 1, 0):
-        text = f"{value:.{digits}f}"
-        if text.startswith(("0.", "-0.")):
-            text = text.replace("0.", ".", 1)
+        text = format_value(value, digits)
         if len(text) <= width:
             return text.rjust(width)
     return None
@@ -227,27 +219,3 @@ def hstack(blocks: Sequence[Sequence[Text]], widths: Sequence[int], gaps: Sequen
         lines.append(line)
     return lines
 
-
-def pool(matrix: np.ndarray, k: int) -> np.ndarray:
-    """Mean of each k×k block (blocks at the far edges may be smaller); NaN is skipped."""
-    rows, cols = matrix.shape
-    out_rows, out_cols = -(-rows // k), -(-cols // k)
-    padded = np.full((out_rows * k, out_cols * k), np.nan)
-    padded[:rows, :cols] = matrix
-    blocks = padded.reshape(out_rows, k, out_cols, k)  # (block row, k, block col, k)
-    valid = ~np.isnan(blocks)
-    sums = np.where(valid, blocks, 0.0).sum(axis=(1, 3))
-    counts = valid.sum(axis=(1, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts
-
-
-def resample(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Mean over a rows×cols grid of near-equal blocks (area resampling down)."""
-    edges_r = (np.arange(rows) * matrix.shape[0]) // rows
-    edges_c = (np.arange(cols) * matrix.shape[1]) // cols
-    data = np.nan_to_num(np.asarray(matrix, dtype=np.float64))
-    sums = np.add.reduceat(np.add.reduceat(data, edges_r, axis=0), edges_c, axis=1)
-    size_r = np.diff(np.append(edges_r, matrix.shape[0]))
-    size_c = np.diff(np.append(edges_c, matrix.shape[1]))
-    return sums / np.outer(size_r, size_c)

@@ -19,6 +19,7 @@ import numpy as np
 
 from attnviz.errors import UsageError
 from attnviz.files import atomic_write, check_output_path
+from attnviz.render.mosaic import value_range
 
 if TYPE_CHECKING:
     from matplotlib.colors import Colormap
@@ -144,15 +145,11 @@ def shorten(text: str, limit: int) -> str:
 
 
 def colour_range(data: np.ndarray, *, diverging: bool) -> tuple[float, float]:
-    """(vmin, vmax) over all finite values: symmetric about 0 when diverging, else from 0 up."""
-    finite = data[np.isfinite(data)]
-    if diverging:
-        m = float(np.abs(finite).max()) if finite.size else 1.0
-        m = m if m > 0 else 1.0
-        return -m, m
-    low = min(0.0, float(finite.min())) if finite.size else 0.0
-    high = float(finite.max()) if finite.size else 1.0
-    return low, high if high > low else low + 1.0
+    """`value_range` of `data`, widened to (-1, 1) or (low, low + 1) when empty or flat."""
+    low, high = value_range([data], diverging=diverging)
+    if high > low:
+        return low, high
+    return (-1.0, 1.0) if diverging else (low, low + 1.0)
 
 
 def interpolation_for(path: Path, cell_px: float) -> str:
@@ -168,14 +165,3 @@ def cell_text_colours(cmap: Colormap, normed: np.ndarray) -> np.ndarray:
     luminance = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
     return np.where(luminance > 0.5, "black", "white")
 
-
-def format_value(value: float) -> str:
-    """Two decimals without the leading zero (".64", "-.05", "1.00"), compact for cells."""
-    text = f"{value:.2f}"
-    if text == "-0.00":
-        text = "0.00"
-    if text.startswith("0."):
-        return text[1:]
-    if text.startswith("-0."):
-        return "-" + text[2:]
-    return text

@@ -247,7 +247,7 @@ def render_grid(
     # cells; colouring them all for imshow takes 16 GB). Labels name each block's first token.
     k = max(1, math.floor(1 / (cell_in * dpi))) if out.suffix.lower() == ".png" else max(1, math.ceil(n / 1024))
     if k > 1:
-        panels = np.stack([pool_blocks(p, k) for p in panels])  # (layer·head, query/k, key/k)
+        panels = np.stack([pool_blocks(p, k) for p in panels], dtype=np.float32)  # (layer·head, query/k, key/k)
         nq, nk = panels.shape[1:]
         n, cell_in, labels = max(nq, nk), cell_in * k, labels[::k]
         captions[0] += f" · 1 cell = {k}×{k} tokens (block means)"

@@ -80,6 +80,17 @@ def safe_label(token: str) -> str:
     return label
 
 
+def format_value(value: float, digits: int = 2) -> str:
+    """A cell's number with `digits` decimals and no leading zero (".64", "-.05", "1.00");
+    one that rounds to zero has no sign."""
+    text = f"{value:.{digits}f}"
+    if text.startswith("-") and not float(text):
+        text = text[1:]
+    if text.startswith(("0.", "-0.")):
+        return text.replace("0.", ".", 1)
+    return text
+
+
 def clusters(label: str) -> list[str]:
     """Split an already-safe label into the pieces a terminal draws as one cell group."""
     pieces: list[str] = []

@@ -7,6 +7,7 @@ grows with the number of artists, not with the number of pixels.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,10 +67,52 @@ def compose(panels: np.ndarray, layout: MosaicLayout) -> np.ndarray:
     return mosaic
 
 
+def value_range(arrays: Iterable[np.ndarray], *, diverging: bool = False) -> tuple[float, float]:
+    """(low, high) over the finite values of `arrays`: from min(0, lowest) to the highest, or
+    symmetric about 0 when diverging; (0, 0) when there are none. A colour scale's range."""
+    lows, highs = [], []
+    for array in arrays:
+        finite = array[np.isfinite(array)]
+        if finite.size:
+            lows.append(float(finite.min()))
+            highs.append(float(finite.max()))
+    if not lows:
+        return 0.0, 0.0
+    if diverging:
+        bound = max(abs(min(lows)), abs(max(highs)))
+        return -bound, bound
+    return min(0.0, *lows), max(highs)
+
+
 def pool_blocks(matrix: np.ndarray, k: int) -> np.ndarray:
-    """Mean of each k×k block (edge blocks may be smaller), without padding copies."""
+    """Mean of each k×k block (edge blocks may be smaller); NaN is skipped."""
+    rows, cols = np.shape(matrix)
+    return _block_means(matrix, np.arange(0, rows, k), np.arange(0, cols, k))
+
+
+def resample(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Mean over a rows×cols grid of near-equal blocks (area resampling down); NaN counts as 0."""
+    matrix = np.asarray(matrix)
+    if not np.isfinite(matrix).all():
+        matrix = np.nan_to_num(matrix)
+    n_rows, n_cols = matrix.shape
+    return _block_means(matrix, (np.arange(rows) * n_rows) // rows, (np.arange(cols) * n_cols) // cols)
+
+
+def _block_means(matrix: np.ndarray, starts_r: np.ndarray, starts_c: np.ndarray) -> np.ndarray:
+    """float64 means of the blocks starting at rows `starts_r` and columns `starts_c`, NaN skipped.
+
+    Sums with `np.add.reduceat`, so no padded copy of `matrix` is made (a NaN-free one is
+    not copied at all).
+    """
+    matrix = np.asarray(matrix)
+
+    def sums(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(np.add.reduceat(values, starts_r, axis=0, dtype=np.float64), starts_c, axis=1)
+
+    missing = np.isnan(matrix)
+    if missing.any():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums(np.where(missing, 0, matrix)) / sums(~missing)
     rows, cols = matrix.shape
-    starts_r, starts_c = np.arange(0, rows, k), np.arange(0, cols, k)
-    sums = np.add.reduceat(np.add.reduceat(matrix, starts_r, axis=0), starts_c, axis=1)
-    sizes = np.outer(np.diff(np.append(starts_r, rows)), np.diff(np.append(starts_c, cols)))
-    return (sums / sizes).astype(np.float32)
+    return sums(matrix) / np.outer(np.diff(np.append(starts_r, rows)), np.diff(np.append(starts_c, cols)))

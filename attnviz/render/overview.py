@@ -21,10 +21,10 @@ from attnviz.render.canvas import (
     hstack,
     legend,
     number,
-    resample,
     wrap,
 )
 from attnviz.render.labels import fit, pad, safe_label
+from attnviz.render.mosaic import resample
 
 ZOOM_HINT = "zoom in: attnviz show TEXT --layer L --head H"
 _THUMB_MAX = 16  # largest thumbnail side, in pixels

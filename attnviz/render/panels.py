@@ -16,13 +16,13 @@ from attnviz.render.figure import (
     TEXT_COLOR,
     cell_text_colours,
     clamp,
-    format_value,
     interpolation_for,
     label_step,
     new_figure,
     text_width_pt,
     token_label,
 )
+from attnviz.render.labels import format_value
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

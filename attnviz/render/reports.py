@@ -94,7 +94,7 @@ def explain_report(e: Explanation) -> RenderableType:
     step(
         1,
         "queries, keys and values",
-        f"{e.model}, layer {e.layer}, head {e.head} of {e.n_heads}. Each token's {e.d_model}-dim state is "
+        f"{safe_label(e.model)}, layer {e.layer}, head {e.head} of {e.n_heads}. Each token's {e.d_model}-dim state is "
         f"projected to Q, K, V and split into {e.n_heads} heads of d_k = {e.d_k}: Q, K, V are "
         f"({len(e.tokens)} tokens × {e.d_k}).\n"
         f"q[{me}] = {_vector(e.q[e.query])}\n"

@@ -28,10 +28,10 @@ from attnviz.render.canvas import (
     hstack,
     legend,
     number,
-    pool,
     scale_text,
 )
 from attnviz.render.labels import clusters, fit, pad, safe_label
+from attnviz.render.mosaic import pool_blocks
 from attnviz.render.overview import Overview, QueryBars
 
 __all__ = [
@@ -52,13 +52,11 @@ def _short(value: float) -> str:
 
 
 def _checked(panel: Panel) -> Panel:
-    matrix = np.asarray(panel.matrix, dtype=np.float64)
-    rows, cols = len(panel.row_labels), len(panel.col_labels)
-    if matrix.shape != (rows, cols):
-        raise ValueError(f"matrix has shape {matrix.shape} but there are {rows}×{cols} labels")
+    """`Panel.checked()` with every label made safe to print."""
+    panel = panel.checked()
     return Panel(
         safe_label(panel.title) if panel.title else "",
-        matrix,
+        panel.matrix,
         [safe_label(t) for t in panel.row_labels],
         [safe_label(t) for t in panel.col_labels],
     )
@@ -158,7 +156,7 @@ def _panel_block(
 ) -> list[Text]:
     """Title (in `room` cells), column labels and cells of one panel, with its own row labels
     when they are not shared."""
-    data = pool(panel.matrix, plan.k) if plan.k > 1 else panel.matrix
+    data = pool_blocks(panel.matrix, plan.k) if plan.k > 1 else panel.matrix
     norm = scale.norm(data)
     indent = "" if plan.shared else " " * (plan.label_width + 1)
     lines = [Text(indent) + Text(fit(panel.title, room - len(indent)), style="bold")]
