@@ -391,7 +391,7 @@ def test_rollout_draws_the_matrix_and_the_query_shares(tmp_path: Path) -> None:
 
 
 def test_unknown_colour_map_lists_valid_names(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="unknown colour map 'viridiss'") as caught:
+    with pytest.raises(UsageError, match="unknown colormap 'viridiss'") as caught:
         image.render_grid(make_attention(), tmp_path / "g.png", cmap="viridiss")
     assert "did you mean 'viridis'" in str(caught.value)
     assert "magma" in str(caught.value)

@@ -8,7 +8,6 @@ attnviz (or running the terminal renderer) costs nothing. Figures are built from
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 
 from attnviz.errors import UsageError
 from attnviz.files import atomic_write, check_output_path
+from attnviz.render import colormaps
 from attnviz.render.mosaic import value_range
 
 if TYPE_CHECKING:
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 DEFAULT_DPI = 150
-DEFAULT_CMAP = "viridis"
-DEFAULT_DIVERGING_CMAP = "RdBu_r"
-SUGGESTED_CMAPS = ("viridis", "magma", "inferno", "cividis", "Blues", "Greys", "RdBu_r", "coolwarm")
 MAX_LABEL_CHARS = 16
 FRAME_COLOR = "#b0b0b0"
 TEXT_COLOR = "#222222"
@@ -49,19 +46,17 @@ def check_dpi(dpi: int) -> int:
 
 
 def resolve_cmap(name: str | None, *, diverging: bool = False) -> Colormap:
-    """The named matplotlib colour map, with NaN drawn transparent (the background shows)."""
+    """The named matplotlib colormap, with NaN drawn transparent (the background shows).
+
+    The name is checked by `colormaps.lookup`, so an unknown one is the same error as in the
+    terminal; None is the default (diverging) colormap.
+    """
+    if name is None:
+        name = colormaps.DIVERGING_DEFAULT if diverging else colormaps.DEFAULT
+    colormaps.lookup(name)
     import matplotlib
 
-    if name is None:
-        name = DEFAULT_DIVERGING_CMAP if diverging else DEFAULT_CMAP
-    try:
-        cmap = matplotlib.colormaps[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(matplotlib.colormaps), n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        hint += "try " + ", ".join(SUGGESTED_CMAPS) + " (any matplotlib colour map name works)"
-        raise UsageError(f"unknown colour map '{name}'", hint=hint) from None
-    return cmap.with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
+    return matplotlib.colormaps[name].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
 
 
 def new_figure(width_in: float, height_in: float, dpi: int) -> Figure:
