@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from attnviz.attention import Attention
 
-SEED = "The cat sat on the mat because it was comfortable"
 MODEL_PANEL = "Model"
 INPUT_PANEL = "Input"
 TOKENS_PANEL = "Tokens"
