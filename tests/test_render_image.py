@@ -101,7 +101,8 @@ def test_svg_parses_as_svg(tmp_path: Path) -> None:
 def test_pdf_starts_with_the_pdf_magic(tmp_path: Path) -> None:
     out = tmp_path / "compare.PDF"  # the extension's case does not matter
     attn = make_attention()
-    image.render_panels([image.head_panel(attn, 0, 0), image.head_panel(attn, 1, 1)], out)
+    panels = [image.Panel(f"L{i} H{i}", attn.head(i, i), attn.tokens, attn.tokens) for i in (0, 1)]
+    image.render_panels(panels, out)
     data = out.read_bytes()
     assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
 
@@ -313,7 +314,10 @@ def test_awkward_tokens_are_drawn_literally(tmp_path: Path) -> None:
 
 def test_two_panel_compare_is_one_row_wider_than_tall(tmp_path: Path) -> None:
     attn = make_attention()
-    panels = [image.head_panel(attn, 0, 1), image.head_panel(attn, 1, 2)]
+    panels = [
+        image.Panel(f"tiny-bert · L{layer} H{head}", attn.head(layer, head), attn.tokens, attn.tokens)
+        for layer, head in ((0, 1), (1, 2))
+    ]
     rendered = image.render_panels(panels, tmp_path / "cmp.png")
     height, width = png_shape(tmp_path / "cmp.png")[:2]
     assert width > height
@@ -328,7 +332,8 @@ def test_two_panel_compare_is_one_row_wider_than_tall(tmp_path: Path) -> None:
 
 def test_compare_panels_may_have_different_tokens(tmp_path: Path) -> None:
     a, b = make_attention(1, 1), make_attention(1, 1, ["the", "cat", "sat"])
-    rendered = image.render_panels([image.head_panel(a, 0, 0, "A"), image.head_panel(b, 0, 0, "B")], tmp_path / "c.svg")
+    panels = [image.Panel(title, x.head(0, 0), x.tokens, x.tokens) for title, x in (("A", a), ("B", b))]
+    rendered = image.render_panels(panels, tmp_path / "c.svg")
     assert [im.shape for im in rendered.images] == [(12, 12), (3, 3)]
     assert [t.get_text() for t in rendered.figure.axes[1].get_yticklabels()] == [
         "the",
@@ -346,7 +351,8 @@ def test_diverging_compare_is_symmetric_around_zero(tmp_path: Path) -> None:
     mappable = rendered.figure.axes[0].images[0]
     assert mappable.norm(0.0) == pytest.approx(0.5)
     assert mappable.get_cmap().name.startswith("RdBu_r")
-    sequential = image.render_panels([image.head_panel(attn, 0, 0)], tmp_path / "s.png")
+    plain = image.Panel("L0 H0", attn.head(0, 0), attn.tokens, attn.tokens)
+    sequential = image.render_panels([plain], tmp_path / "s.png")
     assert sequential.vmin == 0.0
 
 
@@ -421,7 +427,7 @@ def _every_renderer(path: Path) -> list[object]:
     return [
         lambda: image.render_head(attn, path, layer=0, head=0),
         lambda: image.render_grid(attn, path),
-        lambda: image.render_panels([image.head_panel(attn, 0, 0)], path),
+        lambda: image.render_panels([image.Panel("L0 H0", attn.head(0, 0), attn.tokens, attn.tokens)], path),
         lambda: image.render_layer_head_table(np.ones((2, 3)), path, title="t", label="l"),
         lambda: image.render_rollout(attn.head(0, 0), attn.tokens, 0, path),
     ]

@@ -9,6 +9,7 @@ from attnviz.cli import EPILOG, app, info
 from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, print_json, read_text, spinner
 from attnviz.errors import ExitCode, UsageError
 from attnviz.files import check_output_path
+from attnviz.render.labels import plural
 
 if TYPE_CHECKING:
     from attnviz.attention import Attention
@@ -107,10 +108,6 @@ def show(
         console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn, common.load), scale=scale or "head"))
     else:
         console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale or "global", offset=attn.offset))
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def check_image(output: Path | None, cmap: str | None, dpi: int) -> None:

@@ -19,7 +19,7 @@ from attnviz.render.labels import format_value, safe_label
 from attnviz.render.mosaic import value_range
 
 SHADES = " ░▒▓█"  # monochrome levels, darkest (no ink) first
-EIGHTHS = " ▏▎▍▌▋▊▉█"
+EIGHTHS = " ▏▎▍▌▋▊▉█"  # a cell filled by 0/8 … 8/8 from the left
 HALF = "▀"  # upper half block: foreground is the upper pixel, background the lower
 GAP = 2  # spaces between panels
 MIN_WIDTH = 20  # the narrowest width a renderer is designed for
@@ -63,7 +63,8 @@ class Scale:
 
     @classmethod
     def fit(cls, matrices: Iterable[np.ndarray], label: str, diverging: bool = False) -> Scale:
-        """The scale spanning `matrices` (see `value_range`); flat when they hold one value."""
+        """The scale spanning `matrices` (see `value_range`), left flat where an image's range
+        would be widened (`Scale.norm` handles a flat scale)."""
         return cls(*value_range(matrices, diverging=diverging), label, diverging)
 
     def norm(self, values: np.ndarray | float) -> np.ndarray:
@@ -82,6 +83,14 @@ def number(value: float, width: int) -> str | None:
         if len(text) <= width:
             return text.rjust(width)
     return None
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of `width` cells filled to `fraction` (eighth-cell resolution);
+    NaN draws no bar."""
+    eighths = round(min(1.0, fraction) * width * 8) if fraction > 0 else 0
+    full, part = divmod(eighths, 8)
+    return (EIGHTHS[-1] * full + EIGHTHS[part].strip()).ljust(width)
 
 
 def scale_text(value: float) -> str:
@@ -218,4 +227,3 @@ def hstack(blocks: Sequence[Sequence[Text]], widths: Sequence[int], gaps: Sequen
                 line.append(" " * (widths[i] - piece.cell_len))
         lines.append(line)
     return lines
-

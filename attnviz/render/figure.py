@@ -49,7 +49,7 @@ def resolve_cmap(name: str | None, *, diverging: bool = False) -> Colormap:
     """The named matplotlib colormap, with NaN drawn transparent (the background shows).
 
     The name is checked by `colormaps.lookup`, so an unknown one is the same error as in the
-    terminal; None is the default (diverging) colormap.
+    terminal; None means `colormaps.DEFAULT` (`DIVERGING_DEFAULT` when diverging).
     """
     if name is None:
         name = colormaps.DIVERGING_DEFAULT if diverging else colormaps.DEFAULT
@@ -159,4 +159,3 @@ def cell_text_colours(cmap: Colormap, normed: np.ndarray) -> np.ndarray:
     rgba = cmap(np.nan_to_num(normed, nan=0.0))
     luminance = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
     return np.where(luminance > 0.5, "black", "white")
-

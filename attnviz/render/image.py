@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Panel",
     "Rendered",
-    "head_panel",
     "render_grid",
     "render_head",
     "render_image",
@@ -83,12 +82,6 @@ def render_image(
     if values:
         raise UsageError("numbers in cells need a single head", hint="select one layer and head")
     return render_grid(attn, path, scale=scale, cmap=cmap, dpi=dpi, title=title)
-
-
-def head_panel(attn: Attention, layer: int, head: int, title: str | None = None) -> Panel:
-    """One head of `attn` as a panel for `render_panels`, titled with its model and indices."""
-    default = f"{attn.model} · L{layer} H{head}" if attn.model else f"L{layer} H{head}"
-    return Panel(default if title is None else title, attn.head(layer, head), attn.tokens, attn.tokens)
 
 
 def render_head(

@@ -1,4 +1,4 @@
-"""Token text made safe and measurable for a terminal: placeholders, clusters, abbreviation."""
+"""Text for the terminal and images: token labels made safe and measurable, counts, cell numbers."""
 
 from __future__ import annotations
 
@@ -80,17 +80,6 @@ def safe_label(token: str) -> str:
     return label
 
 
-def format_value(value: float, digits: int = 2) -> str:
-    """A cell's number with `digits` decimals and no leading zero (".64", "-.05", "1.00");
-    one that rounds to zero has no sign."""
-    text = f"{value:.{digits}f}"
-    if text.startswith("-") and not float(text):
-        text = text[1:]
-    if text.startswith(("0.", "-0.")):
-        return text.replace("0.", ".", 1)
-    return text
-
-
 def clusters(label: str) -> list[str]:
     """Split an already-safe label into the pieces a terminal draws as one cell group."""
     pieces: list[str] = []
@@ -129,3 +118,19 @@ def pad(label: str, width: int, align: str = "left") -> str:
         left = space // 2
         return " " * left + label + " " * (space - left)
     return label + " " * space
+
+
+def plural(count: int, noun: str) -> str:
+    """`count` and `noun`, plural unless the count is one: "1 head", "12 heads"."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def format_value(value: float, digits: int = 2) -> str:
+    """A cell's number with `digits` decimals and no leading zero (".64", "-.05", "1.00");
+    one that rounds to zero has no sign."""
+    text = f"{value:.{digits}f}"
+    if text.startswith("-") and not float(text):
+        text = text[1:]
+    if text.startswith(("0.", "-0.")):
+        return text.replace("0.", ".", 1)
+    return text

@@ -2,6 +2,9 @@
 
 Drawing one `imshow` of this array is what keeps a 144-head image fast; matplotlib's cost
 grows with the number of artists, not with the number of pixels.
+
+Also the array maths the terminal and image renderers share (numpy only): block means,
+resampling, and the value range a colour scale spans.
 """
 
 from __future__ import annotations
@@ -86,33 +89,38 @@ def value_range(arrays: Iterable[np.ndarray], *, diverging: bool = False) -> tup
 
 def pool_blocks(matrix: np.ndarray, k: int) -> np.ndarray:
     """Mean of each k×k block (edge blocks may be smaller); NaN is skipped."""
-    rows, cols = np.shape(matrix)
-    return _block_means(matrix, np.arange(0, rows, k), np.arange(0, cols, k))
+    matrix = np.asarray(matrix)
+    starts = np.arange(0, matrix.shape[0], k), np.arange(0, matrix.shape[1], k)
+    means = _block_sums(matrix, *starts) / _block_sizes(matrix.shape, *starts)
+    if not np.isnan(means).any():
+        return means
+    missing = np.isnan(matrix)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _block_sums(np.where(missing, 0, matrix), *starts) / _block_sums(~missing, *starts)
 
 
 def resample(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Mean over a rows×cols grid of near-equal blocks (area resampling down); NaN counts as 0."""
     matrix = np.asarray(matrix)
-    if not np.isfinite(matrix).all():
-        matrix = np.nan_to_num(matrix)
-    n_rows, n_cols = matrix.shape
-    return _block_means(matrix, (np.arange(rows) * n_rows) // rows, (np.arange(cols) * n_cols) // cols)
+    starts = (np.arange(rows) * matrix.shape[0]) // rows, (np.arange(cols) * matrix.shape[1]) // cols
+    sums = _block_sums(matrix, *starts)
+    if not np.isfinite(sums).all():
+        sums = _block_sums(np.nan_to_num(matrix), *starts)
+    return sums / _block_sizes(matrix.shape, *starts)
 
 
-def _block_means(matrix: np.ndarray, starts_r: np.ndarray, starts_c: np.ndarray) -> np.ndarray:
-    """float64 means of the blocks starting at rows `starts_r` and columns `starts_c`, NaN skipped.
+def _block_sums(matrix: np.ndarray, starts_r: np.ndarray, starts_c: np.ndarray) -> np.ndarray:
+    """float64 sums of the blocks that start at rows `starts_r` and columns `starts_c`.
 
-    Sums with `np.add.reduceat`, so no padded copy of `matrix` is made (a NaN-free one is
-    not copied at all).
+    One band of rows at a time, then the bands' columns with `np.add.reduceat`: no padded or
+    float64 copy of `matrix` is made.
     """
-    matrix = np.asarray(matrix)
+    bands = np.empty((len(starts_r), matrix.shape[1]))
+    for band, start, end in zip(bands, starts_r, np.append(starts_r[1:], matrix.shape[0]), strict=True):
+        np.add.reduce(matrix[start:end], axis=0, dtype=np.float64, out=band)
+    return np.add.reduceat(bands, starts_c, axis=1)
 
-    def sums(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(np.add.reduceat(values, starts_r, axis=0, dtype=np.float64), starts_c, axis=1)
 
-    missing = np.isnan(matrix)
-    if missing.any():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return sums(np.where(missing, 0, matrix)) / sums(~missing)
-    rows, cols = matrix.shape
-    return sums(matrix) / np.outer(np.diff(np.append(starts_r, rows)), np.diff(np.append(starts_c, cols)))
+def _block_sizes(shape: tuple[int, ...], starts_r: np.ndarray, starts_c: np.ndarray) -> np.ndarray:
+    """Cells in each block of `_block_sums`."""
+    return np.outer(np.diff(np.append(starts_r, shape[0])), np.diff(np.append(starts_c, shape[1])))

@@ -13,26 +13,22 @@ from attnviz.attention import Attention
 from attnviz.errors import UsageError
 from attnviz.render import colormaps
 from attnviz.render.canvas import (
-    EIGHTHS,
     GAP,
     Drawing,
     Painter,
     Scale,
+    bar,
     hstack,
     legend,
     number,
     wrap,
 )
-from attnviz.render.labels import fit, pad, safe_label
+from attnviz.render.labels import fit, pad, plural, safe_label
 from attnviz.render.mosaic import resample
 
 ZOOM_HINT = "zoom in: attnviz show TEXT --layer L --head H"
 _THUMB_MAX = 16  # largest thumbnail side, in pixels
 _THUMB_MIN = 4  # smaller than this, heads wrap onto more sections instead
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _thumb_lines(pixels: np.ndarray, painter: Painter, top: float | None = None) -> list[Text]:
@@ -91,8 +87,8 @@ class Overview(Drawing):
         painter = Painter(self.cmap, mono)
         n = attn.n_tokens
         title = Text(safe_label(attn.model) + "  " if attn.model else "", style="bold")
-        layers, heads = _count(len(attn.layers), "layer"), _count(len(attn.heads), "head")
-        title.append(f"{layers} × {heads}, {_count(n, 'token')}")
+        layers, heads = plural(len(attn.layers), "layer"), plural(len(attn.heads), "head")
+        title.append(f"{layers} × {heads}, {plural(n, 'token')}")
         lines = wrap(console, [title], width)
         if n == 0 or not attn.layers or not attn.heads:
             return lines
@@ -161,7 +157,7 @@ class QueryBars(Drawing):
         title = Text(f'query {self.offset + q} "', style="bold")
         title.append(safe_label(attn.tokens[q]), style="bold")
         title.append('"', style="bold")
-        title.append(f": top {_count(self.top, 'key')} of each head (full bar = {full:g})")
+        title.append(f": top {plural(self.top, 'key')} of each head (full bar = {full:g})")
         lines = wrap(console, [title], width)
 
         labels = [safe_label(t) for t in attn.tokens]
@@ -184,10 +180,8 @@ class QueryBars(Drawing):
             for j in order:
                 value = float(row[j])
                 key = pad(f"{self.offset + j:>{digits}} {labels[j]}", key_width)
-                units = round(max(0.0, value) / full * bar_width * 8)
-                bar = ("█" * (units // 8) + EIGHTHS[units % 8].strip()).ljust(bar_width)
                 line = Text(key + " ")
-                line.append(bar, style=painter.fg(0.15 + 0.85 * value / full))
+                line.append(bar(value / full, bar_width), style=painter.fg(0.15 + 0.85 * value / full))
                 line.append(" " + (number(value, 3) or "").rjust(3))
                 block_lines.append(line)
             blocks.append(block_lines)

@@ -13,17 +13,8 @@ from rich.text import Text
 from attnviz.analysis.explain import Explanation
 from attnviz.analysis.find import HeadScore
 from attnviz.analysis.stats import STAT_KEYS, HeadStats
+from attnviz.render.canvas import bar
 from attnviz.render.labels import fit, safe_label
-
-BAR = "█"
-_PARTIAL = " ▏▎▍▌▋▊▉"
-
-
-def bar(fraction: float, width: int) -> str:
-    """A horizontal bar of `width` cells filled to `fraction` (eighth-cell resolution)."""
-    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
-    full, part = divmod(eighths, 8)
-    return (BAR * full + (_PARTIAL[part] if part else "")).ljust(width)
 
 
 def find_table(scores: Sequence[HeadScore], source: str, target: str) -> Table:
