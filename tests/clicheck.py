@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich.cells import cell_len
 from typer.testing import CliRunner, Result
 
 from attnviz.cli import app
@@ -75,3 +77,34 @@ def check_error_text(stderr: str, stdout: str, message: str | None = None, *, pr
 def snapshot(folder: Path) -> set[str]:
     """Every name in `folder`, hidden temporary files included."""
     return {p.name for p in folder.iterdir()}
+
+
+def run(
+    args: list[str], *, width: int = 80, env: dict[str, str | None] | None = None, input: str | None = None
+) -> Result:
+    """The CLI in-process at a fixed width, colour decided by a non-terminal stdout."""
+    base: dict[str, str | None] = {
+        "COLUMNS": str(width),
+        "NO_COLOR": None,
+        "FORCE_COLOR": None,
+        "TTY_COMPATIBLE": None,
+        "TTY_INTERACTIVE": None,
+        "ATTNVIZ_DEBUG": None,
+    }
+    return CliRunner().invoke(app, args, env={**base, **(env or {})}, input=input, prog_name="attnviz")
+
+
+def ok(result: Result) -> str:
+    """stdout of a run that must succeed; otherwise the assertion shows both streams."""
+    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result.stdout
+
+
+def widest(text: str) -> int:
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])

@@ -6,35 +6,19 @@ from __future__ import annotations
 import json
 import math
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import Result
-from rich.cells import cell_len
-from typer.testing import CliRunner
+from clicheck import ok, png_size, run, widest
 
 import attnviz
 from attnviz.attention import Attention
-from attnviz.cli import app
 
 SEED = "The cat sat on the mat because it was comfortable"
 SPLIT = "The unbelievably tired cat slept because it was comfortable"  # un ##bel ##ie ##va ##bly
 TOKENS = ["[CLS]", "The", "cat", "sat", "on", "the", "mat", "because", "it", "was", "comfortable", "[SEP]"]
 STAT_KEYS = ["entropy", "max_weight", "special_mass", "prev_token", "self", "distance"]
-
-runner = CliRunner()
-
-
-def run(args: list[str], *, width: int = 80) -> Result:
-    env: dict[str, str | None] = {"COLUMNS": str(width), "NO_COLOR": None, "FORCE_COLOR": None, "ATTNVIZ_DEBUG": None}
-    return runner.invoke(app, args, env=env, prog_name="attnviz")
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
 
 
 def usage_error(args: list[str]) -> str:
@@ -44,16 +28,6 @@ def usage_error(args: list[str]) -> str:
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     return result.stderr.rstrip("\n")
-
-
-def widest(text: str) -> int:
-    return max((cell_len(line) for line in text.splitlines()), default=0)
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.fixture(scope="module")

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import Result
+from clicheck import ok, png_size, run
 from rich.cells import cell_len
-from typer.testing import CliRunner
 
 import attnviz
 from attnviz.attention import Attention
-from attnviz.cli import app
 
 SEED = "The cat sat on the mat because it was comfortable"
 OTHER = "The dog ran to the park because it was sunny"
 TOKENS = ["[CLS]", "The", "cat", "sat", "on", "the", "mat", "because", "it", "was", "comfortable", "[SEP]"]
 NUMBER = re.compile(r"-?\d*\.\d+")
-
-runner = CliRunner()
-
-
-def run(args: list[str], *, width: int = 80, env: dict[str, str | None] | None = None) -> Result:
-    base: dict[str, str | None] = {"COLUMNS": str(width), "NO_COLOR": None, "FORCE_COLOR": None, "ATTNVIZ_DEBUG": None}
-    return runner.invoke(app, args, env={**base, **(env or {})}, prog_name="attnviz")
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
 
 
 def title_line(text: str, *titles: str) -> str | None:
@@ -45,12 +30,6 @@ def row_numbers(text: str, label: str) -> list[float]:
         if len(parts) == 2 and parts[0] == label:
             return [float(x) for x in NUMBER.findall(parts[1])]
     raise AssertionError(f"no row {label!r} in:\n{text}")
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.fixture(scope="module")

@@ -10,21 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner, Result
+from clicheck import run
 
 import attnviz
 from attnviz.analysis.explain import explain
-from attnviz.cli import app
 from attnviz.models.resolve import default_model_dir
 from attnviz.models.run import record_layer
 
 SEED = "The cat sat on the mat because it was comfortable"
 LONG = Path(__file__).resolve().parent.parent / "sample_texts" / "11_long_paragraph.txt"
-
-
-def run(args: list[str], width: int = 80) -> Result:
-    env = {"COLUMNS": str(width), "NO_COLOR": None, "FORCE_COLOR": None, "ATTNVIZ_DEBUG": None}
-    return CliRunner().invoke(app, args, env=env, prog_name="attnviz")
 
 
 def test_tokens_zoom_labels_rows_with_their_real_positions() -> None:

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import Result
-from rich.cells import cell_len
-from typer.testing import CliRunner
+from clicheck import ok, png_size, run, widest
 
 import attnviz
 from attnviz.attention import Attention
-from attnviz.cli import app
 
 SEED = "The cat sat on the mat because it was comfortable"
 TOKENS = ["[CLS]", "The", "cat", "sat", "on", "the", "mat", "because", "it", "was", "comfortable", "[SEP]"]
@@ -25,32 +21,6 @@ WORDS = ["The", "cat", "sat", "on", "mat", "because", "it", "was", "comfortable"
 SPLIT = "An unbelievably comfortable cat"  # MiniLM: un ##bel ##ie ##va ##bly
 TITLE = re.compile(r"\bL(\d+) H(\d+)\b")
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
-
-runner = CliRunner()
-
-
-def run(
-    args: list[str], *, width: int = 80, env: dict[str, str | None] | None = None, input: str | None = None
-) -> Result:
-    """The CLI in-process, at a fixed width, colour decided by a non-terminal stdout."""
-    base: dict[str, str | None] = {
-        "COLUMNS": str(width),
-        "NO_COLOR": None,
-        "FORCE_COLOR": None,
-        "TTY_COMPATIBLE": None,
-        "TTY_INTERACTIVE": None,
-        "ATTNVIZ_DEBUG": None,
-    }
-    return runner.invoke(app, args, env={**base, **(env or {})}, input=input, prog_name="attnviz")
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
-
-
-def widest(text: str) -> int:
-    return max((cell_len(line) for line in text.splitlines()), default=0)
 
 
 def titles(text: str) -> list[tuple[int, int]]:
@@ -345,12 +315,6 @@ def test_json_of_a_selection(seed: Attention) -> None:
     data = json.loads(ok(run(["show", SEED, "--layer", "5", "--head", "11", "--json"])))
     assert (data["layers"], data["heads"]) == ([5], [11])
     assert np.array_equal(np.array(data["weights"], dtype=np.float32)[0, 0], seed.head(5, 11))
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
