@@ -83,21 +83,25 @@ def _gpt2_tokenizer(folder: Path) -> None:
     fast.save_pretrained(folder)
 
 
+def save_tiny_bert(folder: Path, model: str = "bert", **config: object) -> Path:
+    """A small BERT-family model (random weights, seeded) with the WordPiece tokenizer above,
+    saved as a model folder; `model` is "bert" or "roberta", `config` overrides the sizes."""
+    import torch
+    from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
+
+    config_class, model_class = {"bert": (BertConfig, BertModel), "roberta": (RobertaConfig, RobertaModel)}[model]
+    sizes = {"vocab_size": 120, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "intermediate_size": 64, "max_position_embeddings": 64, "initializer_range": 0.3}  # fmt: skip
+    _bert_tokenizer(folder)
+    torch.manual_seed(0)
+    model_class(config_class(**{**sizes, **config})).save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 4-head BERT with random (but not near-uniform) attention."""
-    import torch
-    from transformers import BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    _bert_tokenizer(folder)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, max_position_embeddings=64, initializer_range=0.3,
-    )  # fmt: skip
-    BertModel(config).save_pretrained(folder)
-    return folder
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")

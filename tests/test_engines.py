@@ -200,23 +200,12 @@ def test_hf_engine_device_map_auto_gives_the_same_weights(tiny_bert: Path) -> No
 def test_roberta_positions_after_the_padding_id_are_respected(tmp_path: Path) -> None:
     """RoBERTa's position ids start after the padding id: of 20 positions only 19 are usable, so
     a long input must be cut to 19 tokens, not crash at the 20th."""
-    import sys
-
-    import torch
-    from transformers import RobertaConfig, RobertaModel
+    from conftest import save_tiny_bert
 
     from attnviz.errors import AttnvizWarning
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import _bert_tokenizer
-
-    _bert_tokenizer(tmp_path)
-    torch.manual_seed(0)
-    config = RobertaConfig(
-        vocab_size=120, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=20, pad_token_id=0,
-    )  # fmt: skip
-    RobertaModel(config).save_pretrained(tmp_path)
+    save_tiny_bert(tmp_path, "roberta", num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=20,
+                   pad_token_id=0, initializer_range=0.02)  # fmt: skip
     with pytest.warns(AttnvizWarning, match="the model takes 19"):
         attn = extract("the cat sat on the mat " * 6, model=str(tmp_path))
     assert attn.engine == "hf" and attn.n_tokens == 19
