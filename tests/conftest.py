@@ -118,6 +118,29 @@ def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def save_tiny_llama(folder: Path, model_type: str = "llama", **config: object) -> Path:
+    """A small Llama-family decoder (random weights, seeded, with its language-model head) and
+    the byte-level BPE tokenizer above; `model_type` is any config.json family transformers
+    knows (llama, mistral, qwen2, gemma, ...), `config` overrides the sizes. 4 query heads
+    share 2 key/value heads unless overridden."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    sizes = {"vocab_size": 512, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128,
+             "initializer_range": 0.3, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}  # fmt: skip
+    _gpt2_tokenizer(folder)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(AutoConfig.for_model(model_type, **{**sizes, **config})).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama (causal, RoPE, RMSNorm) with 4 query heads grouped onto 2 key/value heads."""
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
 @pytest.fixture(scope="session")
 def sample_texts() -> dict[str, str]:
     folder = Path(__file__).resolve().parent.parent / "sample_texts"

@@ -100,3 +100,118 @@ def test_failed_save_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(KeyboardInterrupt):
         make().save(tmp_path / "a.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- format 2: the rectangular (cross-attention) type, generated tokens, stacks, measures ---
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def make_cross(n_query: int = 3, n_key: int = 4) -> Attention:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(1, 2, n_query, n_key))
+    return Attention(
+        tokens=["<pad>", "Le", "chat"][:n_query],
+        weights=np.exp(logits) / np.exp(logits).sum(-1, keepdims=True),
+        layers=(0,),
+        heads=(0, 1),
+        special=[True, False, False][:n_query],
+        word_ids=[-1, 0, 1][:n_query],
+        generated=[False, True, True][:n_query],
+        stack="cross",
+        key_tokens=["The", "cat", "sat", "</s>"][:n_key],
+        key_special=[False, False, False, True][:n_key],
+        key_word_ids=[0, 1, 2, -1][:n_key],
+        source_text="The cat sat",
+        model="tiny-t5",
+        engine="hf",
+    )
+
+
+def test_self_attention_key_side_mirrors_the_query_side_even_after_replace() -> None:
+    attn = make()
+    assert attn.is_self and attn.key_tokens == attn.tokens and attn.n_keys == attn.n_queries == 5
+    assert attn.key_special is attn.special and attn.key_offset == attn.offset == 0
+    cropped = attn.replace(
+        tokens=attn.tokens[1:4], weights=attn.weights[:, :, 1:4, 1:4], special=attn.special[1:4],
+        word_ids=attn.word_ids[1:4], generated=attn.generated[1:4], offset=1,
+    )  # fmt: skip
+    assert cropped.key_tokens == attn.tokens[1:4] and cropped.key_offset == 1
+    assert cropped.key_word_ids.tolist() == [0, 1, 2]
+
+
+def test_cross_attention_is_rectangular_and_checks_both_sides() -> None:
+    attn = make_cross()
+    assert not attn.is_self and (attn.n_queries, attn.n_keys) == (3, 4)
+    assert attn.weights.shape == (1, 2, 3, 4) and attn.prompt_length == 1
+    assert attn.key_generated.tolist() == [False] * 4
+    with pytest.raises(ValueError, match="expected"):
+        attn.replace(key_tokens=attn.key_tokens[:3])
+    with pytest.raises(ValueError, match="needs key_tokens"):
+        Attention(tokens=["a"], weights=np.ones((1, 1, 1, 1)), layers=[0], heads=[0], special=[False],
+                  word_ids=[0], stack="cross")  # fmt: skip
+    with pytest.raises(ValueError, match="stack"):
+        make().replace(stack="sideways")
+    with pytest.raises(ValueError, match="measure"):
+        make().replace(measure="vibes")
+
+
+def test_format_2_round_trip_keeps_the_key_side_and_every_new_field(tmp_path: Path) -> None:
+    attn = make_cross().replace(measure="value-norm", model_heads=8, kv_heads=2, key_offset=5)
+    attn.save(tmp_path / "x.npz")
+    back = Attention.load(tmp_path / "x.npz")
+    with np.load(tmp_path / "x.npz", allow_pickle=False) as data:
+        assert int(data["format_version"]) == 2
+    assert back.key_tokens == attn.key_tokens and back.tokens == attn.tokens
+    assert np.array_equal(back.weights, attn.weights) and back.weights.shape == (1, 2, 3, 4)
+    assert back.generated.tolist() == [False, True, True] and back.key_special.tolist() == attn.key_special.tolist()
+    assert (back.stack, back.measure, back.model_heads, back.kv_heads) == ("cross", "value-norm", 8, 2)
+    assert (back.key_offset, back.source_text) == (5, "The cat sat")
+    assert back.to_dict()["key_tokens"] == list(attn.key_tokens)
+
+
+def test_a_newer_format_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "future.npz"
+    arrays = make()._arrays()
+    np.savez(path, **{**arrays, "format_version": np.int64(99)})
+    with pytest.raises(UsageError, match="format version 99"):
+        Attention.load(path)
+
+
+def test_a_version_1_file_written_by_the_first_release_loads_with_defaults() -> None:
+    attn = Attention.load(DATA / "v1_seed_layer5.npz")
+    assert attn.layers == (5,) and attn.heads == tuple(range(12)) and attn.is_self
+    assert attn.generated.tolist() == [False] * attn.n_tokens and attn.measure == "weights"
+    it, cat = attn.tokens.index("it"), attn.tokens.index("cat")
+    assert attn.head(5, 11)[it, cat] == pytest.approx(0.635, abs=1e-3)
+
+
+def test_a_version_1_file_renders_exactly_as_a_fresh_extraction() -> None:
+    import io
+
+    from rich.console import Console
+
+    import attnviz
+    from attnviz.render import terminal
+
+    def draw(a: Attention) -> str:
+        console = Console(width=100, file=io.StringIO(), color_system=None)
+        console.print(terminal.Heatmap(a.head(5, 11), a.tokens, a.key_tokens, title="L5 H11"))
+        return console.file.getvalue()
+
+    old = Attention.load(DATA / "v1_seed_layer5.npz")
+    fresh = attnviz.extract(old.text, layers=[5])
+    assert np.abs(old.weights - fresh.weights).max() < 1e-6
+    assert draw(old) == draw(fresh)
+
+
+def test_kv_head_groups_query_heads_and_is_none_without_grouping() -> None:
+    grouped = make().replace(model_heads=8, kv_heads=2)
+    assert [grouped.kv_head(h) for h in range(8)] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert make().kv_head(3) is None and make().replace(model_heads=4, kv_heads=4).kv_head(3) is None
+
+
+def test_repr_is_one_line_with_the_sizes() -> None:
+    text = repr(make_cross())
+    assert "\n" not in text and len(text) < 200
+    assert text == "Attention(model='tiny-t5', engine='hf', stack='cross', 3 tokens, 1 layers × 2 heads × 3 × 4)"

@@ -250,3 +250,15 @@ def test_gelu_pytorch_tanh_is_the_tanh_gelu(tiny_gpt2: Path, tmp_path: Path) -> 
     (folder / "config.json").write_text(json.dumps({**config, "activation_function": "gelu_pytorch_tanh"}))
     ours, theirs = extract(SEED, model=str(folder), engine="scratch"), extract(SEED, model=str(folder), engine="hf")
     assert np.abs(ours.weights - theirs.weights).max() < 1e-5
+
+
+def test_the_tiny_llama_fixture_is_a_grouped_query_decoder_the_hf_engine_runs(tiny_llama: Path) -> None:
+    import json
+
+    config = json.loads((tiny_llama / "config.json").read_text())
+    assert (config["model_type"], config["num_attention_heads"], config["num_key_value_heads"]) == ("llama", 4, 2)
+    attn = extract("The cat sat on the mat", model=str(tiny_llama), engine="hf")
+    assert attn.causal and attn.weights.shape[:2] == (2, 4)
+    assert not np.triu(attn.weights, k=1).any()
+    assert np.allclose(attn.weights.sum(-1), 1, atol=1e-5)
+    assert attn.weights.std() > 0.01  # not near-uniform: the heads differ

@@ -123,6 +123,7 @@ def token_range(attn: Attention, spec: str) -> Attention:
         weights=attn.weights[:, :, keep, keep].copy(),  # (layers, heads, window, window)
         special=attn.special[keep],
         word_ids=attn.word_ids[keep],
+        generated=attn.generated[keep],
         offset=attn.offset + start,
         notes=(*attn.notes, f"tokens {start}-{end} of 0-{n - 1} shown, rows not renormalised"),
     )

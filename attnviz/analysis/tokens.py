@@ -35,6 +35,7 @@ def hide_special(attn: Attention) -> Attention:
         weights=weights.astype(np.float32),
         special=attn.special[keep],
         word_ids=attn.word_ids[keep],
+        generated=attn.generated[keep],
         notes=(*attn.notes, NOTE_HIDDEN),
     )
 
@@ -80,6 +81,7 @@ def merge_words(attn: Attention) -> Attention:
         weights=merged.astype(np.float32),
         special=attn.special[firsts],
         word_ids=attn.word_ids[firsts],
+        generated=attn.generated[firsts],
         notes=(*attn.notes, NOTE_MERGED),
     )
 
