@@ -303,7 +303,9 @@ def test_tokens_invalid_range(spec: str, message: str) -> None:
 def test_json_holds_every_weight_exactly(seed: Attention) -> None:
     data = json.loads(ok(run(["show", SEED, "--json"])))
     assert set(data) == {"model", "engine", "causal", "tokens", "special", "word_ids", "layers", "heads",
-                         "weights", "notes", "offset"}  # fmt: skip
+                         "weights", "notes", "offset", "stack", "measure", "generated", "key_tokens",
+                         "key_special", "key_word_ids", "model_heads", "kv_heads", "key_offset"}  # fmt: skip
+    assert data["key_tokens"] == data["tokens"] and data["generated"] == [False] * len(TOKENS)
     assert data["tokens"] == TOKENS
     assert (data["model"], data["engine"], data["causal"]) == ("all-MiniLM-L6-v2", "scratch", False)
     assert data["special"] == [True] + [False] * 10 + [True]
