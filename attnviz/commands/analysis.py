@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from attnviz.attention import Attention
 from attnviz.cli import EPILOG, app, info
 from attnviz.commands.common import Common, common_options, print_json, read_text
+from attnviz.commands.corpus import BatchOpt, CorpusOpt, PairsOpt, WorkersOpt
 from attnviz.commands.view import (
     CmapOpt,
     DpiOpt,
@@ -46,6 +47,10 @@ def find(
     cmap: CmapOpt = None,
     output: OutputOpt = None,
     dpi: DpiOpt = 150,
+    corpus: CorpusOpt = None,
+    pairs: PairsOpt = None,
+    workers: WorkersOpt = None,
+    batch: BatchOpt = 32,
     *,
     common: Common,
 ) -> None:
@@ -53,6 +58,11 @@ def find(
     from attnviz.analysis.compare import compare_panels
     from attnviz.analysis.find import rank_heads
 
+    if corpus is not None or pairs is not None or workers is not None:
+        from attnviz.commands.corpus import find_command
+
+        return find_command(common, text, corpus, pairs, source, target, workers=workers, batch=batch, top=top,
+                            sort="score", json_out=json_out, output=output, cmap=cmap, dpi=dpi)  # fmt: skip
     if not source or not target:
         raise UsageError("find needs --from WORD and --to WORD", hint="e.g. --from it --to cat")
     attn = _prepare(common, text, output, cmap, dpi)
@@ -85,6 +95,9 @@ def stats(
     cmap: CmapOpt = None,
     output: OutputOpt = None,
     dpi: DpiOpt = 150,
+    corpus: CorpusOpt = None,
+    workers: WorkersOpt = None,
+    batch: BatchOpt = 32,
     *,
     common: Common,
 ) -> None:
@@ -94,6 +107,11 @@ def stats(
     if sort is not None:
         sort_stats([], sort)  # validate before any model runs
     sort_stats([], stat)
+    if corpus is not None or workers is not None:
+        from attnviz.commands.corpus import stats_command
+
+        return stats_command(common, text, corpus, workers=workers, batch=batch, sort=sort, json_out=json_out,
+                             output=output, cmap=cmap, dpi=dpi)  # fmt: skip
     attn = _prepare(common, text, output, cmap, dpi)
     rows = head_stats(attn)
     if sort is not None:

@@ -1,0 +1,1 @@
+"""Many texts through one model: read a corpus, run it in batches, keep running aggregates."""
