@@ -24,9 +24,9 @@ COLUMNS = 4  # maps per row of the figure
 
 def render_stat_maps(
     rows: Sequence[Row], path: str | Path, *, title: str, cmap: str | None = None, dpi: int = DEFAULT_DPI
-) -> Path:
+) -> dict[str, np.ndarray]:
     """One small layers × heads map per statistic, each with its own colour bar (the statistics
-    have different units: nats, weights, tokens)."""
+    have different units: nats, weights, tokens); returns the drawn tables by statistic."""
     out, dpi, colormap = check_image_path(path), check_dpi(dpi), resolve_cmap(cmap)
     layers = sorted({int(r["layer"]) for r in rows})
     heads = sorted({int(r["head"]) for r in rows})
@@ -34,13 +34,15 @@ def render_stat_maps(
     lines = -(-len(STAT_KEYS) // cols)
     cell = min(0.22, 2.6 / max(len(heads), len(layers)))  # inches
     map_w, map_h = len(heads) * cell, len(layers) * cell
-    fig = new_figure(cols * (map_w + 1.3) + 0.3, lines * (map_h + 0.9) + 0.6, dpi)
+    fig = new_figure(cols * (map_w + 1.0) + 0.2, lines * (map_h + 0.8) + 0.5, dpi)
+    fig.set_layout_engine("constrained")  # titles, ticks and colour bars packed without overlaps
     fig.suptitle(title, fontsize=11, color=TEXT_COLOR)
     axes = fig.subplots(lines, cols, squeeze=False)
     for ax in axes.flat[len(STAT_KEYS) :]:
         ax.set_axis_off()
+    drawn: dict[str, np.ndarray] = {}
     for ax, key in zip(axes.flat, STAT_KEYS, strict=False):
-        table = np.full((len(layers), len(heads)), np.nan)
+        table = drawn[key] = np.full((len(layers), len(heads)), np.nan)
         for r in rows:
             table[layers.index(int(r["layer"])), heads.index(int(r["head"]))] = r[f"{key}_mean"]
         image = ax.imshow(table, cmap=colormap, aspect="equal", interpolation="nearest")
@@ -50,8 +52,7 @@ def render_stat_maps(
         step = max(1, len(heads) // 6)
         ax.set_xticks(range(0, len(heads), step), [str(h) for h in heads[::step]], fontsize=6)
         ax.set_yticks(range(len(layers)), [str(layer) for layer in layers], fontsize=6)
-        bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        bar = fig.colorbar(image, ax=ax, shrink=0.9)
         bar.ax.tick_params(labelsize=6)
-    fig.subplots_adjust(left=0.06, right=0.97, top=0.86, bottom=0.08, wspace=0.45, hspace=0.6)
     save_figure(fig, out, dpi)
-    return out
+    return drawn

@@ -1,0 +1,325 @@
+"""Corpus runs: `stats --corpus`, `find --corpus` and `find --pairs` equal the one-text commands
+run line by line, any number of workers gives the same numbers, bad lines are told and skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from clicheck import ok, run
+
+import attnviz
+from attnviz.analysis.find import word_weight
+from attnviz.analysis.tokens import find_token, word_groups
+from attnviz.corpus.moments import Moments
+from attnviz.corpus.read import Line, Skipped, read_corpus
+from attnviz.models.run import RandomOptions
+
+RANDOM = ["--model", "random", "--random-layers", "3", "--random-heads", "4", "--random-dim", "32"]
+TEXTS = [
+    "The cat sat on the mat because it was comfortable",
+    "The trophy did not fit in the suitcase because it was too big",
+    "Paul tried to call George but he was not available",
+    "The dog chased the ball until it was exhausted",
+    "Queries keys and values",
+    "The knife cut the bread because it was sharp and the bread was soft",
+    "They said it again",
+]
+PAIRS = [
+    {"text": TEXTS[0], "from": "it", "to": "cat"},
+    {"text": TEXTS[1], "from": "it", "to": "trophy"},
+    {"text": TEXTS[2], "from": "he", "to": "paul"},
+    {"text": TEXTS[3], "from": "it", "to": "ball"},
+    {"text": TEXTS[5], "from": "it", "to": "knife"},
+    {"text": "Anna thanked Lucy because she had helped", "from": "she", "to": "lucy"},
+]
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def json_of(args: list[str]) -> list[dict]:
+    return json.loads(ok(run(args)))
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def test_reading_reports_each_bad_line_with_its_number_and_reason(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(
+        b'{"text": "one"}\n'  # 1
+        b"\n"  # 2: blank, silently skipped
+        b"{not json\n"  # 3
+        b'{"text": "  "}\n'  # 4
+        b'{"txt": "x"}\n'  # 5
+        b"[1, 2]\n"  # 6
+        b'{"text": 3}\n'  # 7
+        b'{"text": "caf\xc3\xa9"}\r\n'  # 8
+        b'{"text": "bad \xff byte"}\n'  # 9
+    )
+    items = list(read_corpus(path))
+    assert items[0] == Line(1, "one")
+    assert [type(i).__name__ for i in items] == ["Line", "Skipped", "Skipped", "Skipped", "Skipped", "Skipped",
+                                                  "Line", "Skipped"]  # fmt: skip
+    skipped = {i.number: i.reason for i in items if isinstance(i, Skipped)}
+    assert skipped[3].startswith("invalid JSON (")
+    assert skipped[4] == 'empty "text"'
+    assert skipped[5] == 'no "text" field'
+    assert skipped[6] == "not a JSON object"
+    assert skipped[7] == '"text" is not a string'
+    assert skipped[9].startswith("not valid UTF-8 (byte 0xff")
+    assert items[6] == Line(8, "café")
+
+
+def test_a_plain_text_file_is_one_text_per_non_blank_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.txt"
+    path.write_bytes('\ufefffirst line\n\n   \nsecond {"text": 1}\r\nthird'.encode())
+    assert list(read_corpus(path)) == [Line(1, "first line"), Line(4, 'second {"text": 1}'), Line(5, "third")]
+
+
+def test_pairs_need_text_from_and_to(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps({"text": "a b", "from": "a"}), json.dumps({**PAIRS[0]})])
+    assert list(read_corpus(path, pairs=True)) == [Skipped(1, 'no "to" field'), Line(2, TEXTS[0], "it", "cat")]
+
+
+# --- running moments ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("splits", [[10], [1, 9], [3, 3, 4], [7, 1, 1, 1]])
+def test_moments_merged_in_any_split_equal_numpy(splits: list[int]) -> None:
+    values = np.random.default_rng(0).normal(5.0, 3.0, size=(10, 2, 3))
+    total, start = Moments(), 0
+    for size in splits:
+        part = Moments()
+        for x in values[start : start + size]:
+            part.add(x)
+        total.merge(part)
+        start += size
+    assert total.n == 10
+    np.testing.assert_allclose(total.mean, values.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(total.std, values.std(axis=0), rtol=1e-12)
+
+
+# --- stats --corpus -------------------------------------------------------------------------------
+
+
+def test_stats_corpus_is_the_mean_and_std_of_stats_per_line(tmp_path: Path) -> None:
+    corpus = write_lines(tmp_path / "c.txt", TEXTS)
+    rows = json_of(["stats", "--corpus", str(corpus), "--json", "--workers", "1", *RANDOM])
+    per_line = [json_of(["stats", text, "--json", *RANDOM]) for text in TEXTS]
+    keys = [k for k in per_line[0][0] if k not in ("layer", "head")]
+    assert len(rows) == 12 and len(keys) >= 6
+    for i, row in enumerate(rows):
+        assert (row["layer"], row["head"]) == (per_line[0][i]["layer"], per_line[0][i]["head"])
+        assert row["n"] == len(TEXTS)
+        assert set(row) == {"layer", "head", "n", *(f"{k}_{m}" for k in keys for m in ("mean", "std"))}
+        for key in keys:
+            values = [stats[i][key] for stats in per_line]
+            assert row[f"{key}_mean"] == pytest.approx(np.mean(values), rel=1e-9, abs=1e-12)
+            assert row[f"{key}_std"] == pytest.approx(np.std(values), rel=1e-7, abs=1e-12)
+
+
+def test_stats_corpus_on_a_transformers_model_equals_stats_per_line(tiny_bert: Path, tmp_path: Path) -> None:
+    texts = ["The cat sat on the mat because it was comfortable.", "Attention is all you need: queries and keys."]
+    corpus = write_lines(tmp_path / "c.txt", texts)
+    model = ["--model", str(tiny_bert), "--engine", "hf"]
+    rows = json_of(["stats", "--corpus", str(corpus), "--json", "--workers", "1", "--hide-special", *model])
+    per_line = [json_of(["stats", text, "--json", "--hide-special", *model]) for text in texts]
+    for i, row in enumerate(rows):
+        values = [stats[i]["entropy"] for stats in per_line]
+        assert row["entropy_mean"] == pytest.approx(np.mean(values), rel=1e-9)
+        assert row["entropy_std"] == pytest.approx(np.std(values), rel=1e-7, abs=1e-12)
+
+
+def test_two_workers_give_exactly_the_numbers_of_one(tmp_path: Path) -> None:
+    corpus = write_lines(tmp_path / "c.txt", TEXTS * 3)
+    args = ["stats", "--corpus", str(corpus), "--json", "--batch", "2", *RANDOM]
+    one, two = run([*args, "--workers", "1"]), run([*args, "--workers", "2"])
+    assert ok(one) == ok(two)  # the same bytes: the same numbers to the last bit
+    pairs = write_lines(tmp_path / "p.jsonl", [json.dumps(p) for p in PAIRS * 2])
+    args = ["find", "--pairs", str(pairs), "--json", "--top", "12", "--batch", "3", *RANDOM]
+    assert ok(run([*args, "--workers", "1"])) == ok(run([*args, "--workers", "2"]))
+
+
+def test_stats_corpus_sorts_tables_and_skips_bad_lines(tmp_path: Path) -> None:
+    corpus = write_lines(tmp_path / "c.jsonl", [json.dumps({"text": TEXTS[0]}), "{oops", json.dumps({"text": ""}),
+                                                 json.dumps({"text": TEXTS[1]})])  # fmt: skip
+    result = run(["stats", "--corpus", str(corpus), "--json", "--sort", "entropy", "--workers", "1", *RANDOM])
+    rows = json.loads(ok(result))
+    assert [r["n"] for r in rows] == [2] * 12
+    entropies = [r["entropy_mean"] for r in rows]
+    assert entropies == sorted(entropies, reverse=True)
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("warning: line 2: invalid JSON (") and lines[0].endswith("(skipped)")
+    assert lines[1] == 'warning: line 3: empty "text" (skipped)'
+    assert lines[2] == "warning: 2 of 4 lines skipped"
+    table = ok(run(["stats", "--corpus", str(corpus), "--workers", "1", *RANDOM]))
+    assert "over 2 texts, mean±std" in table
+    assert max(len(line) for line in table.splitlines()) <= 80
+
+
+def test_stats_corpus_draws_a_map_of_every_statistic(tmp_path: Path) -> None:
+    from attnviz.analysis.stats import STAT_KEYS
+    from attnviz.corpus.jobs import Aggregate
+    from attnviz.corpus.results import stats_rows
+    from attnviz.render.corpus_maps import render_stat_maps
+
+    corpus = write_lines(tmp_path / "c.txt", TEXTS)
+    result = run(["stats", "--corpus", str(corpus), "-o", str(tmp_path / "maps.png"), "--workers", "1", *RANDOM])
+    ok(result)
+    assert (tmp_path / "maps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    aggregate = Aggregate("stats", layers=(0, 1), heads=(0, 1, 2))
+    for x in np.random.default_rng(1).random((4, 2, 3, len(STAT_KEYS))):
+        aggregate.moments.add(x)
+    drawn = render_stat_maps(stats_rows(aggregate), tmp_path / "m.svg", title="t")
+    assert list(drawn) == list(STAT_KEYS)
+    for s, table in enumerate(drawn.values()):
+        np.testing.assert_allclose(table, aggregate.moments.mean[..., s])
+
+
+# --- find --corpus --------------------------------------------------------------------------------
+
+
+def test_find_corpus_averages_find_over_the_texts_holding_both_words(tmp_path: Path) -> None:
+    corpus = write_lines(tmp_path / "c.txt", TEXTS)
+    result = run(["find", "--corpus", str(corpus), "--from", "it", "--to", "the#1", "--json", "--top", "12",
+                  "--workers", "1", *RANDOM])  # fmt: skip
+    rows = json.loads(ok(result))
+    holding = [0, 1, 3, 5]  # "it" once and a first "the"; "They said it again" has no "the"
+    assert "both words in 4 of 7 lines" in result.stderr
+    expected = {}
+    for i in holding:
+        attn = attnviz.extract(TEXTS[i], model="random", random=attnviz_random())
+        src, tgt = find_token(attn, "it"), find_token(attn, "the#1")
+        weight = word_weight(attn, src, tgt)
+        others = [q for q in range(attn.n_tokens) if not attn.special[q] and q not in src]
+        baseline = np.array([[np.mean([attn.weights[li, hi, q, tgt].astype(np.float64).sum() for q in others])
+                              for hi in range(4)] for li in range(3)])  # fmt: skip
+        expected[i] = (weight, baseline)
+    scores = [r["score_mean"] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    for row in rows:
+        at = row["layer"], row["head"]
+        weights = [expected[i][0][at] for i in holding]
+        baselines = [expected[i][1][at] for i in holding]
+        assert row["n"] == 4
+        assert row["weight_mean"] == pytest.approx(np.mean(weights), rel=1e-6)
+        assert row["weight_std"] == pytest.approx(np.std(weights), rel=1e-5, abs=1e-9)
+        assert row["baseline_mean"] == pytest.approx(np.mean(baselines), rel=1e-6)
+        assert row["score_mean"] == pytest.approx(np.mean(weights) - np.mean(baselines), rel=1e-6, abs=1e-9)
+
+
+def attnviz_random() -> RandomOptions:
+
+    return RandomOptions(3, 4, 32, 0)
+
+
+# --- find --pairs ---------------------------------------------------------------------------------
+
+
+def direct_accuracy(pairs: list[dict]) -> np.ndarray:
+    """Per (layer, head): the share of pairs whose from-word's heaviest other word is the to-word."""
+    hits = np.zeros((3, 4))
+    for pair in pairs:
+        attn = attnviz.extract(pair["text"], model="random", random=attnviz_random())
+        src, tgt = find_token(attn, pair["from"]), find_token(attn, pair["to"])
+        words = [g for g in word_groups(attn) if not attn.special[g[0]] and g != src]
+        for li in range(3):
+            for hi in range(4):
+                w = attn.weights[li, hi].astype(np.float64)
+                totals = [np.mean([w[q, g].sum() for q in src]) for g in words]
+                hits[li, hi] += words[int(np.argmax(totals))] == tgt
+    return hits / len(pairs)
+
+
+def test_find_pairs_accuracy_equals_a_direct_computation(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps(p) for p in PAIRS])
+    rows = json_of(["find", "--pairs", str(path), "--json", "--top", "12", "--workers", "1", *RANDOM])
+    expected = direct_accuracy(PAIRS)
+    assert len(rows) == 12
+    assert [r["accuracy"] for r in rows] == sorted((r["accuracy"] for r in rows), reverse=True)
+    for row in rows:
+        assert set(row) == {"layer", "head", "accuracy", "mean_weight", "mean_score", "chance", "n"}
+        assert row["accuracy"] == pytest.approx(expected[row["layer"], row["head"]])
+        assert row["n"] == len(PAIRS)
+    words = [len([w for w in p["text"].split()]) - 1 for p in PAIRS]  # every word but the from-word
+    assert rows[0]["chance"] == pytest.approx(np.mean([1 / n for n in words]))
+
+
+def test_find_pairs_reports_and_skips_bad_lines(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(PAIRS[0]),
+        "not json",
+        json.dumps({"text": "", "from": "a", "to": "b"}),
+        json.dumps({"text": TEXTS[0], "from": "it", "to": "dog"}),
+        json.dumps({"text": TEXTS[0], "from": "the", "to": "cat"}),
+        json.dumps({"text": TEXTS[0], "from": "it", "to": "it"}),
+        json.dumps(PAIRS[1]),
+    ]
+    path = write_lines(tmp_path / "p.jsonl", lines)
+    result = run(["find", "--pairs", str(path), "--json", "--top", "12", "--workers", "1", *RANDOM])
+    rows = json.loads(ok(result))
+    assert {r["n"] for r in rows} == {2}
+    expected = direct_accuracy([PAIRS[0], PAIRS[1]])
+    assert all(r["accuracy"] == pytest.approx(expected[r["layer"], r["head"]]) for r in rows)
+    warnings = result.stderr.splitlines()
+    assert warnings[0].startswith("warning: line 2: invalid JSON (")
+    assert warnings[1] == 'warning: line 3: empty "text" (skipped)'
+    assert warnings[2].startswith('warning: line 4: "dog" is not in this text: its words are ')
+    assert warnings[3] == 'warning: line 5: "the" occurs 2 times: use the#1 or the#2 (skipped)'
+    assert warnings[4] == 'warning: line 6: "it" and "it" are the same word (skipped)'
+    assert warnings[5] == "warning: 5 of 7 lines skipped"
+
+
+def test_the_shipped_pairs_are_all_usable_and_varied() -> None:
+    path = Path(__file__).resolve().parent.parent / "sample_texts" / "coref_pairs.jsonl"
+    items = list(read_corpus(path, pairs=True))
+    assert len(items) >= 60 and all(isinstance(i, Line) for i in items)
+    pronouns = {i.source.split("#")[0].lower() for i in items}
+    assert {"it", "he", "she", "they"} <= pronouns
+    ordered = {"before": 0, "after": 0}  # the antecedent is the first noun-like word, or a later one
+    for item in items:
+        attn = attnviz.extract(item.text, model="random")
+        src, tgt = find_token(attn, item.source), find_token(attn, item.target)
+        assert src != tgt
+        ordered["before" if tgt[0] <= 2 else "after"] += 1
+    assert min(ordered.values()) >= 10
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["stats", "a text", "--corpus", "c.txt"], "--corpus reads its texts from the file: TEXT does not apply"),
+        (["stats", "--corpus", "missing.txt"], "cannot read --corpus 'missing.txt': no such file"),
+        (["stats", "--corpus", "c.txt", "--workers", "0"], "--workers must be at least 1, not 0"),
+        (["stats", "a text", "--workers", "2"], "--workers applies to --corpus and --pairs only"),
+        (["stats", "--corpus", "c.txt", "--tokens", "0-3"],
+         "--corpus reads its texts from the file: --tokens does not apply"),
+        (["find", "--pairs", "p.jsonl", "--from", "it"],
+         "--pairs names the words on each line: --from and --to do not apply"),
+        (["find", "--corpus", "c.txt"], "find --corpus needs --from WORD and --to WORD (e.g. --from it --to cat)"),
+        (["find", "--corpus", "c.txt", "--pairs", "p.jsonl"], "give --corpus or --pairs, not both"),
+        (["stats", "--corpus", "blank.txt"], "--corpus 'blank.txt' has no text: every line is blank"),
+        (["find", "--corpus", "c.txt", "--from", "zebra", "--to", "cat"],
+         "--corpus 'c.txt': nothing to aggregate: no text holds both \"zebra\" and \"cat\" (0 of 2 lines skipped)"),
+    ],
+)  # fmt: skip
+def test_corpus_usage_errors_are_one_line(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_lines(tmp_path / "c.txt", TEXTS[:2])
+    write_lines(tmp_path / "p.jsonl", [json.dumps(PAIRS[0])])
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    result = run([*args, *RANDOM])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert [line for line in result.stderr.splitlines() if not line.startswith("warning:")] == [f"error: {message}"]
