@@ -124,8 +124,20 @@ def test_find_table_and_best_heads(seed: Attention) -> None:
         (i + 1, layer, head) for i, (layer, head, _) in enumerate(expected)
     ]
     assert [r[3] for r in rows] == [f"{w:.3f}" for _, _, w in expected]
-    drawn = re.findall(r"\bL(\d+) H(\d+)\b", out)  # the best three heads drawn below the table
-    assert [(int(a), int(b)) for a, b in drawn] == [(layer, head) for layer, head, _ in expected[:3]]
+    drawn = re.findall(r"#(\d+) L(\d+) H(\d+) ([\d.]+)", out)  # every asked head drawn below the table
+    assert [(int(r), int(a), int(b), w) for r, a, b, w in drawn] == [
+        (i + 1, layer, head, f"{w:.2f}") for i, (layer, head, w) in enumerate(expected)
+    ]
+    header = next(line for line in out.splitlines() if "rank" in line)
+    assert [h.strip() for h in header.strip("┃ ").split("┃")] == ["rank", "layer", "head", "weight", "weight, 0 to 1"]
+
+
+def test_find_says_why_it_draws_fewer_heatmaps_than_asked() -> None:
+    out = ok(run(["find", SEED, "--from", "it", "--to", "cat", "--top", "8"], width=250))
+    assert len(re.findall(r"#\d+ L\d+ H\d+", out)) == 6
+    assert "heatmaps of the top 6 heads; the table ranks all 8 (--top 6 draws each)" in out
+    out = ok(run(["find", SEED, "--from", "it", "--to", "cat", "--top", "80"], width=250))
+    assert "--top 80: this extraction holds only 72 heads" in out
 
 
 @pytest.mark.parametrize(
@@ -162,9 +174,17 @@ def test_find_image(tmp_path: Path) -> None:
     path = tmp_path / "find.png"
     result = run(["find", SEED, "--from", "it", "--to", "cat", "-o", str(path)])
     assert ok(result) == ""
-    assert result.stderr == f"wrote {path} (top 3 heads)\n"
+    assert result.stderr == f"wrote {path} (top 10 heads)\n"
     width, height = png_size(path)
     assert width > height > 100
+
+
+def test_find_image_draws_every_asked_head(tmp_path: Path) -> None:
+    path = tmp_path / "find.svg"
+    result = run(["find", SEED, "--from", "it", "--to", "cat", "--top", "5", "-o", str(path)])
+    assert result.stderr == f"wrote {path} (top 5 heads)\n"
+    titles = re.findall(r"<!-- (#\d) L\d+ H\d+ [\d.]+ -->", path.read_text())
+    assert titles == ["#1", "#2", "#3", "#4", "#5"]
 
 
 # --- stats -------------------------------------------------------------------------------------

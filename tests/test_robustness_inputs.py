@@ -299,8 +299,24 @@ def test_long_text_is_truncated_on_a_small_model(tiny_bert: Path, engine: str) -
 def test_max_tokens_truncates_with_a_warning() -> None:
     result = invoke(["rollout", "one two three four five", *RANDOM, "--max-tokens", "3", "--json"])
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == "warning: the input has 7 tokens; the model takes 3: the last 4 tokens were dropped\n"
+    assert result.stderr == (
+        "warning: --max-tokens 3 kept 3 of the input's 7 tokens (special tokens included): "
+        "the last 4 tokens were dropped\n"
+    )
     assert json.loads(result.stdout)["tokens"] == ["[CLS]", "one", "[SEP]"]  # the special tokens stay
+
+
+@pytest.mark.parametrize("engine", ["scratch", pytest.param("hf", marks=pytest.mark.slow)])
+def test_max_tokens_warning_names_the_users_limit_not_the_model(tiny_bert: Path, engine: str) -> None:
+    text = " ".join(["cat"] * 40)  # 42 tokens; tiny_bert takes 64, so 30 is the user's limit
+    result = invoke(["show", text, "--model", str(tiny_bert), "--engine", engine, "--max-tokens", "30", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert "the model takes" not in result.stderr
+    assert result.stderr == (
+        "warning: --max-tokens 30 kept 30 of the input's 42 tokens (special tokens included): "
+        "the last 12 tokens were dropped\n"
+    )
+    assert len(json.loads(result.stdout)["tokens"]) == 30
 
 
 # --- --debug: the traceback and versions ------------------------------------------------------

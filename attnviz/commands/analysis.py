@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from attnviz.analysis.compare import Panel
+    from attnviz.analysis.find import HeadScore
     from attnviz.attention import Attention
 from attnviz.cli import EPILOG, app, info
 from attnviz.commands.common import Common, common_options, print_json, read_text
@@ -20,6 +24,9 @@ from attnviz.commands.view import (
     check_image,
 )
 from attnviz.errors import UsageError
+from attnviz.render.labels import plural
+
+FIND_HEATMAPS = 6  # the terminal draws at most this many heatmaps under the find table
 
 
 def first_word(attn: "Attention") -> int:
@@ -55,7 +62,6 @@ def find(
     common: Common,
 ) -> None:
     """Rank every head by the weight from one word to another: which heads link "it" to "cat"?"""
-    from attnviz.analysis.compare import compare_panels
     from attnviz.analysis.find import rank_heads
 
     if corpus is not None or pairs is not None or workers is not None:
@@ -70,19 +76,34 @@ def find(
     if json_out:
         print_json([s.to_dict() for s in scores])
         return
-    best = compare_panels([attn], [(s.layer, s.head) for s in scores[:3]])
     if output is not None:
         from attnviz.render import image
 
-        image.render_panels(best, output, cmap=cmap, dpi=dpi)
-        info(f"wrote {output} (top {len(best)} heads)")
+        image.render_panels(
+            find_panels(attn, scores), output, cmap=cmap, dpi=dpi, title=f"heads linking {source} → {target}"
+        )
+        info(f"wrote {output} (top {plural(len(scores), 'head')})")
         return
     from attnviz.render import terminal
     from attnviz.render.reports import find_table
 
     console = common.console()
-    console.print(find_table(scores, source, target))
-    console.print(terminal.Comparison(best, cmap=cmap, offset=attn.offset))
+    console.print(find_table(scores, source, target, asked=top, heads=len(attn.layers) * len(attn.heads)))
+    shown = scores[:FIND_HEATMAPS]
+    notes = [] if len(shown) == len(scores) else [
+        f"heatmaps of the top {len(shown)} heads; the table ranks all {len(scores)} (--top {len(shown)} draws each)"
+    ]  # fmt: skip
+    console.print(terminal.Comparison(find_panels(attn, shown), cmap=cmap, offset=attn.offset, notes=notes))
+
+
+def find_panels(attn: "Attention", scores: "Sequence[HeadScore]") -> "list[Panel]":
+    """One heatmap per ranked head, titled with its rank and weight."""
+    from attnviz.analysis.compare import Panel
+
+    return [
+        Panel(f"#{rank} L{s.layer} H{s.head} {s.weight:.2f}", attn.head(s.layer, s.head), attn.tokens, attn.tokens)
+        for rank, s in enumerate(scores, 1)
+    ]
 
 
 @app.command(epilog=EPILOG)

@@ -123,9 +123,15 @@ def check_image(output: Path | None, cmap: str | None, dpi: int) -> None:
         check_dpi(dpi)
 
 
-def _zoom_hint(attn: "Attention", load: Path | None) -> str:
+def _zoom_hint(attn: "Attention", load: Path | None) -> tuple[str, ...]:
+    """The hint's forms, longest first: the legend keeps the longest that fits the width."""
     source = "TEXT" if load is None else f"--load {load}"
-    return f"zoom in: attnviz show {source} --layer {attn.layers[-1]} (a layer) or --layer {attn.layers[-1]} --head 0"
+    last = attn.layers[-1]
+    return (
+        f"zoom in: attnviz show {source} --layer {last} (a layer) or --layer {last} --head 0",
+        f"zoom in: --layer {last} (a layer) or --layer {last} --head 0",
+        f"zoom in: --layer {last} --head 0",
+    )
 
 
 @app.command(epilog=EPILOG)

@@ -127,12 +127,12 @@ def max_positions(model: Any, tokenizer: Any) -> int:
     return min(limits) if limits else 1024
 
 
-def tokenize(tokenizer: Any, text: str, limit: int) -> tuple[dict, Tokens]:
+def tokenize(tokenizer: Any, text: str, limit: int, user_limit: bool = False) -> tuple[dict, Tokens]:
     """Model inputs plus the same display labels the scratch engine makes."""
     total = len(tokenizer(text)["input_ids"])
     inputs = tokenizer(text, return_tensors="pt", truncation=total > limit, max_length=limit)
     if total > limit:
-        warn_truncated(total, inputs["input_ids"].shape[1], limit)
+        warn_truncated(total, inputs["input_ids"].shape[1], limit, user_limit)
     if inputs["input_ids"].shape[1] == 0:
         raise UsageError("the text gives no tokens for this model")
     if getattr(inputs, "encodings", None):

@@ -134,9 +134,10 @@ def load_scratch(source: ModelSource, random: RandomOptions) -> tuple[scratch.Tr
 
 def scratch_tokens(model: scratch.Transformer, tokenizer: object | None, text: str, max_tokens: int | None) -> Tokens:
     limit = min(model.config.max_positions, max_tokens or model.config.max_positions)
+    by_user = max_tokens is not None and max_tokens <= model.config.max_positions
     if tokenizer is None:
-        return encode_words(text, scratch.RANDOM_VOCAB, limit)
-    return encode(tokenizer, text, limit)
+        return encode_words(text, scratch.RANDOM_VOCAB, limit, by_user)
+    return encode(tokenizer, text, limit, by_user)
 
 
 def _extract_scratch(
@@ -164,7 +165,8 @@ def _extract_hf(
     layer_ids = indices(layers, config.num_hidden_layers, "layer")
     head_ids = indices(heads, config.num_attention_heads, "head")
     limit = hf.max_positions(model, tokenizer)
-    inputs, tokens = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit))
+    by_user = max_tokens is not None and max_tokens <= limit
+    inputs, tokens = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit), by_user)
     kept = hf.run(model, inputs, layer_ids, head_ids)
     weights = _stack(kept, layer_ids, list(range(len(head_ids))), len(head_ids))
     causal = bool(getattr(config, "is_decoder", False)) or _looks_causal(weights)

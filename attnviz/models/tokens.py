@@ -61,17 +61,18 @@ def from_encoding(enc: Any, text: str) -> Tokens:
     )
 
 
-def warn_truncated(total: int, kept: int, limit: int) -> None:
-    """Say how much truncation dropped; refuse a limit below what the model's special tokens need."""
+def warn_truncated(total: int, kept: int, limit: int, user_limit: bool = False) -> None:
+    """Say how much truncation dropped and whose limit it was (the model's, or --max-tokens);
+    refuse a limit below what the model's special tokens need."""
     if kept > limit:
         raise UsageError(f"--max-tokens {limit} leaves no room for the text beside this model's special tokens")
     dropped = total - kept
-    warnings.warn(
-        f"the input has {total} tokens; the model takes {limit}: "
-        f"the last {dropped} {'token was' if dropped == 1 else 'tokens were'} dropped",
-        AttnvizWarning,
-        stacklevel=3,
-    )
+    last = f"the last {dropped} {'token was' if dropped == 1 else 'tokens were'} dropped"
+    if user_limit:
+        message = f"--max-tokens {limit} kept {kept} of the input's {total} tokens (special tokens included): {last}"
+    else:
+        message = f"the input has {total} tokens; the model takes {limit}: {last}"
+    warnings.warn(message, AttnvizWarning, stacklevel=3)
 
 
 def load_tokenizer(folder: Path) -> Any:
@@ -90,7 +91,7 @@ def load_tokenizer(folder: Path) -> Any:
     return tokenizer
 
 
-def encode(tokenizer: Any, text: str, limit: int) -> Tokens:
+def encode(tokenizer: Any, text: str, limit: int, user_limit: bool = False) -> Tokens:
     """Tokenise with the model's own special tokens; truncate past `limit` with a warning."""
     enc = tokenizer.encode(text)
     total = len(enc.ids)
@@ -100,13 +101,13 @@ def encode(tokenizer: Any, text: str, limit: int) -> Tokens:
             enc = tokenizer.encode(text)
         finally:
             tokenizer.no_truncation()
-        warn_truncated(total, len(enc.ids), limit)
+        warn_truncated(total, len(enc.ids), limit, user_limit)
     if not enc.ids:
         raise UsageError("the text gives no tokens for this model")
     return from_encoding(enc, text)
 
 
-def encode_words(text: str, vocab: int, limit: int) -> Tokens:
+def encode_words(text: str, vocab: int, limit: int, user_limit: bool = False) -> Tokens:
     """For the random toy model: [CLS] words [SEP], each word hashed into the vocabulary."""
     import zlib
 
@@ -115,7 +116,7 @@ def encode_words(text: str, vocab: int, limit: int) -> Tokens:
     words = [w for w, _ in BertPreTokenizer().pre_tokenize_str(text)]
     if len(words) + 2 > limit:
         kept = max(limit, 3)  # [CLS], one word, [SEP] at the least
-        warn_truncated(len(words) + 2, kept, limit)
+        warn_truncated(len(words) + 2, kept, limit, user_limit)
         words = words[: kept - 2]
     ids = [1] + [2 + zlib.crc32(w.lower().encode()) % (vocab - 2) for w in words] + [0]
     n = len(ids)

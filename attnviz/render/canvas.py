@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from rich.cells import cell_len
 from rich.color import Color
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
@@ -15,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 
 from attnviz.render.colormaps import Colormap
-from attnviz.render.labels import format_value, safe_label
+from attnviz.render.labels import fit, format_value, safe_label
 from attnviz.render.mosaic import value_range
 
 SHADES = " ░▒▓█"  # monochrome levels, darkest (no ink) first
@@ -178,6 +179,41 @@ class Painter:
         return text
 
 
+Line = str | Sequence[str]  # one line of text, or its forms from longest to shortest
+
+
+def one_line(line: Line, width: int, style: str | None = None) -> Text:
+    """The longest form of `line` that fits `width`; the shortest one cut with "…" if none does.
+
+    Renderers never wrap a line: a wrapped legend leaves a word alone on the next line.
+    """
+    forms = [line] if isinstance(line, str) else list(line)
+    chosen = next((f for f in forms if cell_len(f) <= width), None)
+    return Text(fit(forms[-1], width) if chosen is None else chosen, style=style or "")
+
+
+def note_lines(notes: Sequence[str], width: int, style: str = "dim") -> list[Text]:
+    """'notes: a; b' on one line when it fits, else one 'note: …' line per note; a note too
+    long for the width continues, indented, after one of its commas (never cut mid-phrase)."""
+    if not notes:
+        return []
+    safe = [safe_label(n) for n in notes]
+    joined = "notes: " + "; ".join(safe)
+    if cell_len(joined) <= width:
+        return [Text(joined, style=style)]
+    out: list[Text] = []
+    for note in safe:
+        rows = ["note:"]
+        for clause in note.split(", "):
+            piece = clause if clause is note.split(", ")[-1] else clause + ","
+            if cell_len(rows[-1]) + 1 + cell_len(piece) <= width or rows[-1] == "note:":
+                rows[-1] += " " + piece
+            else:
+                rows.append("  " + piece)
+        out += [one_line(row, width, style) for row in rows]
+    return out
+
+
 def legend(
     console: Console,
     width: int,
@@ -186,31 +222,32 @@ def legend(
     *,
     low: str | None = None,
     high: str | None = None,
-    lines: Sequence[str] = (),
+    lines: Sequence[Line] = (),
     notes: Sequence[str] = (),
 ) -> list[Text]:
-    """Colour bar with its ends and scale name, then extra lines and notes, wrapped to `width`."""
+    """Colour bar with its ends and scale name, then extra lines and notes: each line fits
+    `width` (a narrower bar, the scale on a line of its own, a shorter form), none wraps."""
     low = scale_text(scale.vmin) if low is None else low
     high = scale_text(scale.vmax) if high is None else high
     if scale.diverging and high[:1] not in "-+":
         high = "+" + high
-    bar_width = max(5, min(20, width - len(low) - len(high) - 4))
+    ends = cell_len(low) + cell_len(high) + 4  # "low ▕" and "▏ high"
+    label = f"scale: {scale.label}"
+    bar_width = next(
+        (w for w in range(20, 7, -1) if ends + w + 2 + cell_len(label) <= width),
+        max(5, min(20, width - ends)),
+    )
     first = Text(f"{low} ▕")
     first.append_text(painter.bar(bar_width))
-    first.append(f"▏ {high}  ")
-    first.append(f"scale: {scale.label}", style="dim")
-    texts = [first, *(Text(line, style="dim") for line in lines)]
-    if notes:
-        texts.append(Text("notes: " + "; ".join(safe_label(n) for n in notes), style="dim"))
-    return wrap(console, texts, width)
-
-
-def wrap(console: Console, texts: Iterable[Text], width: int) -> list[Text]:
-    """Word-wrap each Text to `width` cells (long words are folded)."""
-    out: list[Text] = []
-    for text in texts:
-        out.extend(text.wrap(console, width, overflow="fold"))
-    return out
+    first.append(f"▏ {high}")
+    texts = [first]
+    if first.cell_len + 2 + cell_len(label) <= width:
+        first.append("  " + label, style="dim")
+    else:
+        short = label.split(":")[0] + ":" + label.split(":")[1] if label.count(":") > 1 else label
+        texts.append(one_line((label, short), width, "dim"))
+    texts += [one_line(line, width, "dim") for line in lines]
+    return texts + note_lines(notes, width)
 
 
 def hstack(blocks: Sequence[Sequence[Text]], widths: Sequence[int], gaps: Sequence[int]) -> list[Text]:

@@ -15,18 +15,22 @@ from attnviz.render import colormaps
 from attnviz.render.canvas import (
     GAP,
     Drawing,
+    Line,
     Painter,
     Scale,
     bar,
     hstack,
     legend,
+    note_lines,
     number,
-    wrap,
+    one_line,
 )
 from attnviz.render.labels import fit, pad, plural, safe_label
 from attnviz.render.mosaic import resample
 
 ZOOM_HINT = "zoom in: attnviz show TEXT --layer L --head H"
+_TOKEN_LINES = 3  # the overview's token list: at most this many lines, elided in the middle
+_TOKEN_LABEL = 12  # widest token label in that list, in cells
 _THUMB_MAX = 16  # largest thumbnail side, in pixels
 _THUMB_MIN = 4  # smaller than this, heads wrap onto more sections instead
 
@@ -51,6 +55,29 @@ def _thumb_lines(pixels: np.ndarray, painter: Painter, top: float | None = None)
     return lines
 
 
+def token_list(tokens: Sequence[str], width: int, offset: int = 0) -> list[Text]:
+    """Each token with its position ('0 [CLS]  1 the  2 cat …') in at most three lines of
+    `width`; a long text keeps its start and end and says how many tokens sit between."""
+    entries = [f"{offset + i} {fit(safe_label(t), _TOKEN_LABEL)}" for i, t in enumerate(tokens)]
+
+    def pack(items: list[str]) -> list[str]:
+        rows: list[str] = []
+        for item in items:
+            if rows and cell_len(rows[-1]) + 2 + cell_len(item) <= width:
+                rows[-1] += "  " + item
+            else:
+                rows.append(fit(item, width))
+        return rows
+
+    rows = pack(entries)
+    keep = len(entries) // 2
+    while len(rows) > _TOKEN_LINES and keep > 0:
+        keep -= 1
+        hidden = len(entries) - 2 * keep
+        rows = pack([*entries[:keep], f"… {hidden} tokens …", *entries[len(entries) - keep :]])
+    return [Text(row, style="dim") for row in rows[:_TOKEN_LINES]]
+
+
 class Overview(Drawing):
     """Every layer × head as a small thumbnail: layers down, heads across (a model view)."""
 
@@ -59,7 +86,7 @@ class Overview(Drawing):
         attn: Attention,
         *,
         cmap: str = colormaps.DEFAULT,
-        hint: str | None = None,
+        hint: Line | None = None,
         notes: Sequence[str] | None = None,
         scale: str = "head",
     ) -> None:
@@ -86,12 +113,16 @@ class Overview(Drawing):
         attn = self.attn
         painter = Painter(self.cmap, mono)
         n = attn.n_tokens
-        title = Text(safe_label(attn.model) + "  " if attn.model else "", style="bold")
         layers, heads = plural(len(attn.layers), "layer"), plural(len(attn.heads), "head")
-        title.append(f"{layers} × {heads}, {plural(n, 'token')}")
-        lines = wrap(console, [title], width)
+        shape = f"{layers} × {heads}, {plural(n, 'token')}"
+        short = f"{len(attn.layers)}×{heads}, {plural(n, 'token')}"
+        name = fit(safe_label(attn.model), max(1, width - cell_len(short) - 2)) if attn.model else ""
+        title = Text(name + "  " if name else "", style="bold")
+        title.append_text(one_line((shape, short), width - title.cell_len))
+        lines = [title]
         if n == 0 or not attn.layers or not attn.heads:
             return lines
+        lines += token_list(attn.tokens, width, attn.offset)
         side, per, lead = self._size(width)
         thumbs_of = {
             (li, h): resample(attn.weights[li, h], side, side)
@@ -111,12 +142,13 @@ class Overview(Drawing):
                 gaps = [0] + [1] * len(thumbs)
                 lines += hstack([label, *thumbs], [lead - 1] + [side] * len(thumbs), gaps)
                 lines.append(Text())  # keeps one layer's thumbnails off the next one's
-        extra = []
+        extra: list[Line] = []
         if side < n:
             ratio = f"{n / side:.1f}".removesuffix(".0")
-            extra.append(f"thumbnails pooled: 1 pixel ≈ {ratio}×{ratio} tokens")
+            pooled = f"1 pixel ≈ {ratio}×{ratio} tokens"
+            extra.append((f"thumbnails pooled: {pooled}", f"pooled: {pooled}"))
         if mono:
-            extra.append("monochrome: one character = 1 key × 2 query pixels")
+            extra.append(("monochrome: one character = 1 key × 2 query pixels", "1 character = 1 key × 2 query pixels"))
         extra.append(self.hint)
         if top is None:
             scale = Scale(0.0, 1.0, "per head: each thumbnail from 0 to its own max")
@@ -158,7 +190,7 @@ class QueryBars(Drawing):
         title.append(safe_label(attn.tokens[q]), style="bold")
         title.append('"', style="bold")
         title.append(f": top {plural(self.top, 'key')} of each head (full bar = {full:g})")
-        lines = wrap(console, [title], width)
+        lines = [title] if title.cell_len <= width else [one_line(title.plain, width, "bold")]
 
         labels = [safe_label(t) for t in attn.tokens]
         digits = len(str(self.offset + attn.n_tokens - 1))
@@ -190,7 +222,4 @@ class QueryBars(Drawing):
             group = blocks[start : start + cols]
             lines += hstack(group, [used] * len(group), [0] + [GAP] * (len(group) - 1))
             lines.append(Text())
-        if self.notes:
-            notes = Text("notes: " + "; ".join(map(safe_label, self.notes)), style="dim")
-            lines += wrap(console, [notes], width)
-        return lines
+        return lines + note_lines(self.notes, width)

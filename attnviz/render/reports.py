@@ -17,17 +17,24 @@ from attnviz.render.canvas import bar
 from attnviz.render.labels import fit, safe_label
 
 
-def find_table(scores: Sequence[HeadScore], source: str, target: str) -> Table:
-    """Heads ranked by the weight from one word to another."""
+def find_table(
+    scores: Sequence[HeadScore], source: str, target: str, asked: int | None = None, heads: int | None = None
+) -> Table:
+    """Heads ranked by the weight from one word to another; says why when fewer than `asked`."""
+    caption = None
+    if asked is not None and len(scores) < asked:
+        caption = Text(f"--top {asked}: this extraction holds only {heads or len(scores)} heads", style="dim")
     table = Table(
         title=Text(f"heads linking {safe_label(source)!s} → {safe_label(target)!s}"),
         title_justify="left",
+        caption=caption,
+        caption_justify="left",
     )
     table.add_column("rank", justify="right")
     table.add_column("layer", justify="right")
     table.add_column("head", justify="right")
     table.add_column("weight", justify="right")
-    table.add_column("", no_wrap=True)
+    table.add_column("weight, 0 to 1", no_wrap=True)
     for rank, s in enumerate(scores, 1):
         table.add_row(str(rank), str(s.layer), str(s.head), f"{s.weight:.3f}", bar(s.weight, 20))
     return table

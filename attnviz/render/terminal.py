@@ -235,24 +235,42 @@ class _Matrices(Drawing):
 
 
 class Heatmap(_Matrices):
-    """One (query, key) matrix full size: labelled rows and columns, colour legend, title."""
+    """One (query, key) matrix full size: labelled rows and columns, colour legend, title.
+
+    `Heatmap(attn)` draws the one head an `Attention` holds (`layer=`/`head=` pick one of
+    several, by the model's indices); `Heatmap(matrix, row_labels, col_labels)` draws any matrix.
+    """
 
     def __init__(
         self,
-        matrix: np.ndarray,
-        row_labels: Sequence[str],
-        col_labels: Sequence[str],
+        matrix: np.ndarray | Attention,
+        row_labels: Sequence[str] | None = None,
+        col_labels: Sequence[str] | None = None,
         *,
-        title: str = "",
+        layer: int | None = None,
+        head: int | None = None,
+        title: str | None = None,
         cmap: str = colormaps.DEFAULT,
         values: bool = False,
         vmin: float | None = None,
         vmax: float | None = None,
         scale_label: str = "per head",
-        notes: Sequence[str] = (),
-        offset: int = 0,
+        notes: Sequence[str] | None = None,
+        offset: int | None = None,
     ) -> None:
-        self.panels = [_checked(Panel(title, matrix, row_labels, col_labels))]
+        if isinstance(matrix, Attention):
+            attn = matrix
+            layer = _only(attn.layers, "layer") if layer is None else layer
+            head = _only(attn.heads, "head") if head is None else head
+            matrix = attn.head(layer, head)
+            row_labels = attn.tokens if row_labels is None else row_labels
+            col_labels = attn.tokens if col_labels is None else col_labels
+            title = f"L{layer} H{head}" if title is None else title
+            notes = attn.notes if notes is None else notes
+            offset = attn.offset if offset is None else offset
+        elif row_labels is None or col_labels is None:
+            raise TypeError("Heatmap(matrix, row_labels, col_labels): a bare matrix needs its labels")
+        self.panels = [_checked(Panel(title or "", matrix, row_labels, col_labels))]
         self.cmap = colormaps.lookup(cmap)
         fitted = Scale.fit([self.panels[0].matrix], scale_label)
         self.legend_scale = Scale(
@@ -262,15 +280,25 @@ class Heatmap(_Matrices):
         )
         self.scales = [self.legend_scale]
         self.values = values
-        self.notes = tuple(notes)
-        self.offset = offset
+        self.notes = tuple(notes or ())
+        self.offset = offset or 0
 
     @classmethod
     def from_attention(cls, attn: Attention, layer: int, head: int, **options: Any) -> Heatmap:
         """The heatmap of the model's `layer`, `head`, titled `L{layer} H{head}`."""
-        options.setdefault("notes", attn.notes)
-        options.setdefault("title", f"L{layer} H{head}")
-        return cls(attn.head(layer, head), attn.tokens, attn.tokens, **options)
+        return cls(attn, layer=layer, head=head, **options)
+
+
+def _only(held: tuple[int, ...], what: str) -> int:
+    """The one layer (or head) an extraction holds; with several, the caller must choose."""
+    if len(held) != 1:
+        from attnviz.attention import format_indices
+
+        raise UsageError(
+            f"this extraction holds {what}s {format_indices(held)}: choose one with {what}=",
+            hint="HeadGrid draws them all",
+        )
+    return held[0]
 
 
 class HeadGrid(_Matrices):
