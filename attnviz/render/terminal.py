@@ -264,7 +264,7 @@ class Heatmap(_Matrices):
             head = _only(attn.heads, "head") if head is None else head
             matrix = attn.head(layer, head)
             row_labels = attn.tokens if row_labels is None else row_labels
-            col_labels = attn.tokens if col_labels is None else col_labels
+            col_labels = attn.key_tokens if col_labels is None else col_labels
             title = f"L{layer} H{head}" if title is None else title
             notes = attn.notes if notes is None else notes
             offset = attn.offset if offset is None else offset
