@@ -130,6 +130,6 @@ def main() -> None:
 
 
 # The commands register themselves on `app`.
-from attnviz.commands import analysis, view  # noqa: E402
+from attnviz.commands import analysis, explore, view  # noqa: E402
 
-__all__ = ["EPILOG", "analysis", "app", "error", "info", "main", "view"]
+__all__ = ["EPILOG", "analysis", "app", "error", "explore", "info", "main", "view"]

@@ -130,6 +130,8 @@ class Overview(Drawing):
             for h in range(len(attn.heads))
         }
         top = max(float(np.nanmax(t)) for t in thumbs_of.values()) if self.scale == "global" else None
+        self.side = side
+        self.places: dict[tuple[int, int], tuple[int, int]] = {}  # (layer, head) index -> (line, column)
         for start in range(0, len(attn.heads), per):
             section = range(start, min(start + per, len(attn.heads)))
             names = [f"H{attn.heads[h]}" for h in section]
@@ -140,6 +142,7 @@ class Overview(Drawing):
                 thumbs = [_thumb_lines(thumbs_of[li, h], painter, top) for h in section]
                 label = [Text(pad(f"L{layer}", lead - 1))]
                 gaps = [0] + [1] * len(thumbs)
+                self.places.update({(li, h): (len(lines), lead + i * (side + 1)) for i, h in enumerate(section)})
                 lines += hstack([label, *thumbs], [lead - 1] + [side] * len(thumbs), gaps)
                 lines.append(Text())  # keeps one layer's thumbnails off the next one's
         extra: list[Line] = []

@@ -213,6 +213,8 @@ class _Matrices(Drawing):
                 blocks.insert(0, [Text()] * (1 + header) + [Text(t) for t in labels])
                 widths.insert(0, plan.label_width)
                 gaps = [0, 1, *gaps[1:]]
+            if members[0] == 0:  # where the first panel's cells are, for views that mark one
+                self.grid = (len(lines) + 1 + header, plan.label_width + 1, plan.cell, plan.k)  # top, left, cell, pool
             lines += hstack(blocks, widths, gaps)
             lines.append(Text())
         extra = self._extra(mono)

@@ -1,0 +1,60 @@
+"""explore: everything show, find, stats and explain give, in one full-screen terminal app."""
+
+import os
+from typing import TYPE_CHECKING
+
+from attnviz.cli import EPILOG, app
+from attnviz.commands.common import Common, common_options, read_text
+from attnviz.commands.view import CmapOpt, TextArg, check_image
+from attnviz.errors import UsageError
+
+if TYPE_CHECKING:
+    from attnviz.analysis.explain import Explanation
+    from attnviz.attention import Attention
+    from attnviz.explore.state import Explainer
+
+
+@app.command(epilog=EPILOG)
+@common_options()
+def explore(text: TextArg = None, cmap: CmapOpt = None, *, common: Common) -> None:
+    """Explore every head in a full-screen terminal app (arrows, Enter, Esc, /, s, e, o; ? lists the keys; q quits)."""
+    import sys
+
+    check_image(None, cmap, 150)
+    if common.load is not None and (text is not None or common.file is not None):
+        raise UsageError("give TEXT or --load, not both")
+    if not (sys.stdin.isatty() or text == "-") or not sys.stdout.isatty():
+        raise UsageError("explore is a full-screen app: it needs a terminal", hint="use attnviz show for a pipe")
+    source = "" if common.load is not None else read_text(text, common.file)
+    attn = common.hygiene(common.extract(source))
+    if common.no_color:
+        os.environ["NO_COLOR"] = "1"  # Textual reads it when the app starts
+    from attnviz.explore.app import ExploreApp
+    from attnviz.explore.state import Session
+
+    explainer, missing = explainer_for(common, source, attn)
+    ExploreApp(Session(attn, cmap=cmap or "viridis", explainer=explainer, explain_missing=missing)).run()
+
+
+def explainer_for(common: Common, text: str, attn: "Attention") -> "tuple[Explainer | None, str]":
+    """How `e` recomputes a head step by step: the scratch engine reruns one layer on the raw
+    tokens. None and the reason when that cannot give the rows shown."""
+    if common.load is not None:
+        return None, "explain reruns the model, and --load has none: run explore on the text instead"
+    if attn.engine != "scratch":
+        return None, f"explain needs the scratch engine; {attn.model} ran on {attn.engine or 'another engine'}"
+    if common.hide_special or common.merge_words:
+        return None, "explain follows the model's raw tokens: run explore without --hide-special and --merge-words"
+    if not attn.is_self:
+        return None, "explain covers self-attention; this is cross-attention"
+
+    def explain(layer: int, head: int, query: int) -> "Explanation":
+        from attnviz.analysis.explain import explain as build
+        from attnviz.models.run import RandomOptions, record_layer
+
+        random = RandomOptions(common.random_layers, common.random_heads, common.random_dim, common.seed)
+        raw, record = record_layer(text, common.model, layer, max_tokens=common.max_tokens, random=random)
+        return build(record, model=raw.model, tokens=raw.tokens, layer=layer, head=head,
+                     query=attn.offset + query, causal=raw.causal)  # fmt: skip
+
+    return explain, ""
