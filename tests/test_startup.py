@@ -1,5 +1,5 @@
 """Start-up in fresh interpreters: the installed entry points work, and the fast paths never import
-torch, transformers or (without an image to write) matplotlib."""
+torch, transformers, textual or (without an image to write) matplotlib."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from attnviz.cli import app
 pytestmark = pytest.mark.slow  # every test here starts Python processes
 
 SEED = "The cat sat on the mat because it was comfortable"
-HEAVY = ("torch", "transformers", "matplotlib")
+HEAVY = ("torch", "transformers", "matplotlib", "textual")  # textual: `explore` only
 
 # Runs the CLI exactly as `python -m attnviz` does, then reports which heavy modules it loaded.
 PROBE = textwrap.dedent(
@@ -33,7 +33,8 @@ PROBE = textwrap.dedent(
     except SystemExit as exc:
         code = exc.code
     finally:
-        loaded = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "transformers", "matplotlib"})
+        heavy = {"torch", "transformers", "matplotlib", "textual"}
+        loaded = sorted({name.split(".")[0] for name in sys.modules} & heavy)
         print("PROBE " + json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
     """
 )

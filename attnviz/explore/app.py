@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, Static
 
-from attnviz.errors import AttnvizError
+from attnviz.errors import AttnvizError, UsageError
 from attnviz.explore.state import Session
 from attnviz.explore.widgets import (
     ExplainReport,
@@ -113,7 +114,8 @@ class OverviewScreen(_View):
         except AttnvizError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.notify(f"coloured by {stat}" if stat else "thumbnails", timeout=2)
+        self.app.clear_notifications()
+        self.notify(f"coloured and sorted by {stat}" if stat else "thumbnails", timeout=2)
         self.redraw()
 
     @on(Picked)
@@ -222,24 +224,21 @@ class FindDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("find the heads that link two words (WORD#2 for the 2nd)")
-            yield Input(placeholder="from (the word that attends), e.g. it", id="source")
-            yield Input(placeholder="to (the word attended to), e.g. cat", id="target")
+            yield Label("find: which heads link one word to another? (WORD#2 for the 2nd)")
+            yield Input(placeholder="it cat   (the word that attends, then the one attended to)", id="words")
             yield Label("", id="error")
 
-    @on(Input.Submitted, "#source")
-    def next_field(self) -> None:
-        self.query_one("#target", Input).focus()
-
-    @on(Input.Submitted, "#target")
-    def submit(self) -> None:
-        source = self.query_one("#source", Input).value
-        target = self.query_one("#target", Input).value
+    @on(Input.Submitted, "#words")
+    def submit(self, event: Input.Submitted) -> None:
+        words = event.value.replace("→", " ").replace("->", " ").split()
         try:
-            best = self.session.find(source, target)
+            if len(words) != 2:
+                raise UsageError("type two words: the one that attends, then the one attended to (e.g. it cat)")
+            best = self.session.find(*words)
         except AttnvizError as exc:
-            self.query_one("#error", Label).update(str(exc))
+            self.query_one("#error", Label).update(Text(str(exc)))
             return
+        self.app.clear_notifications()
         self.notify(f"best: L{best.layer} H{best.head} ({best.weight:.3f})", timeout=3)
         self.dismiss(True)
 
@@ -252,8 +251,7 @@ class KeysDialog(ModalScreen[None]):
 
     DEFAULT_CSS = """
     KeysDialog { align: center middle; }
-    KeysDialog > VerticalScroll { width: auto; max-width: 100%; height: auto; max-height: 100%;
-                                  border: round $accent; padding: 0 1; }
+    KeysDialog > Static { width: auto; max-width: 100%; height: auto; border: round $accent; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "close"),
@@ -266,8 +264,7 @@ class KeysDialog(ModalScreen[None]):
         table.add_column()
         for key, what in KEYS:
             table.add_row(key, what)
-        with VerticalScroll():
-            yield Static(table)
+        yield Static(table)
 
 
 class ExploreApp(App[None]):
@@ -309,12 +306,14 @@ class ExploreApp(App[None]):
 
     def action_find(self) -> None:
         def found(ok: bool | None) -> None:
-            if ok:
-                if not isinstance(self.screen, HeadScreen):
-                    while len(self.screen_stack) > 2:
-                        self.pop_screen()
-                    self.push_screen(HeadScreen(self.session))
+            if not ok:
+                return
+            if isinstance(self.screen, HeadScreen):
                 self._redraw()
+                return
+            while len(self.screen_stack) > 2:  # from explain: back to the overview first
+                self.pop_screen()
+            self.push_screen(HeadScreen(self.session))  # it draws itself once mounted
 
         if isinstance(self.screen, _View):
             self.push_screen(FindDialog(self.session), found)

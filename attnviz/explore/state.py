@@ -83,10 +83,11 @@ class Session:
     def next_stat(self) -> str | None:
         """Cycle the overview's statistic: each of `stats`' in turn, then the thumbnails again."""
         order = [None, *STAT_KEYS]
-        self.stat = order[(order.index(self.stat) + 1) % len(order)]
-        if self.stat is not None:
+        stat = order[(order.index(self.stat) + 1) % len(order)]
+        if stat is not None:
             self.stats  # noqa: B018  (fails here, before a view draws, on cross-attention)
-        return self.stat
+        self.stat = stat
+        return stat
 
     def stat_grid(self) -> np.ndarray:
         """(layers, heads) values of the current statistic."""

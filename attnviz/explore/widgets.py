@@ -77,7 +77,7 @@ class OverviewMap(_SessionView):
             return self._thumbs
         if s.stat not in self._tables:
             labels_l = [f"L{layer}" for layer in s.attn.layers]
-            labels_h = [f"H{head}" for head in s.attn.heads]
+            labels_h = [str(head) for head in s.attn.heads]
             title = f"{s.stat} per head (layers down, heads across)"
             heatmap = Heatmap(s.stat_grid(), labels_l, labels_h, title=title, cmap=s.cmap, values=True,
                               scale_label=f"{s.stat}, all heads")  # fmt: skip
@@ -142,7 +142,7 @@ class HeadLine(Static):
 class FindRanking(Static):
     """The last `/` ranking, as `attnviz find` prints it (hidden until a search)."""
 
-    DEFAULT_CSS = "FindRanking { height: auto; }"
+    DEFAULT_CSS = "FindRanking { height: auto; max-height: 40%; }"
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
