@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from test_startup import clean_env, entry_point
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.text import Text
 
 from attnviz.render import colormaps
-from attnviz.render.canvas import Drawing, wrap
+from attnviz.render.canvas import Drawing, one_line
 from attnviz.render.labels import safe_label
 from attnviz.render.overview import Overview
 from attnviz.render.terminal import Heatmap
@@ -177,7 +177,7 @@ class Sentence(Drawing):
 
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
         top = float(self.weights.max()) if self.weights.size else 0.0
-        lines = wrap(console, [Text("the query's weights over the sentence:", style="dim")], width)
+        lines = [one_line(("the query's weights over the sentence:", "the query's weights:"), width, "dim")]
         line, used = Text(), 0
         self.spans = []
         for j, token in enumerate(self.tokens):
