@@ -56,6 +56,9 @@ class Attention:
     key_generated: np.ndarray | None = None
     key_offset: int | None = None
     source_text: str = ""  # cross-attention: the encoder's text
+    # position in the full text of each query token: offset, offset+1, … unless hidden special
+    # tokens or merged words left gaps (then a --tokens zoom still labels the real positions)
+    positions: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         put = functools.partial(object.__setattr__, self)
@@ -68,6 +71,12 @@ class Attention:
         put("special", np.asarray(self.special, dtype=bool))
         put("word_ids", np.asarray(self.word_ids, dtype=np.int64))
         n = len(self.tokens)
+        put(
+            "positions",
+            tuple(range(self.offset, self.offset + n) if self.positions is None else map(int, self.positions)),
+        )
+        if len(self.positions) != n:
+            raise ValueError(f"positions has {len(self.positions)} entries for {n} tokens")
         put("generated", np.zeros(n, bool) if self.generated is None else np.asarray(self.generated, dtype=bool))
         if self.stack not in STACKS:
             raise ValueError(f"stack must be one of {STACKS}, not {self.stack!r}")
@@ -140,7 +149,10 @@ class Attention:
 
     def replace(self, **changes: object) -> Attention:
         """A copy with some fields changed (the type is frozen); for self-attention a change
-        to the query side is the change to the key side."""
+        to the query side is the change to the key side. Positions follow a new `offset` or
+        token count unless given."""
+        if "positions" not in changes and ("offset" in changes or "tokens" in changes):
+            changes["positions"] = None
         return dataclasses.replace(self, **changes)
 
     def __repr__(self) -> str:
@@ -235,6 +247,7 @@ class Attention:
             "weights": self.weights.tolist(),
             "notes": list(self.notes),
             "offset": self.offset,
+            "positions": list(self.positions),
             "key_offset": self.key_offset,
         }
 

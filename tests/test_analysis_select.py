@@ -221,7 +221,8 @@ def test_token_range_zooms_both_axes_and_notes_it() -> None:
     np.testing.assert_array_equal(zoomed.weights, attn.weights[:, :, 2:6, 2:6])
     np.testing.assert_array_equal(zoomed.special, attn.special[2:6])
     np.testing.assert_array_equal(zoomed.word_ids, attn.word_ids[2:6])
-    assert zoomed.notes == ("tokens 2-5 of 0-7 shown, rows not renormalised",)
+    assert zoomed.notes == ("tokens 2-5 of 0-7 shown: a crop, values unchanged",)
+    assert zoomed.positions == (2, 3, 4, 5) and zoomed.offset == 2
     single = token_range(attn, "7")
     assert single.tokens == ("t7",)
     assert single.weights[0, 0, 0, 0] == attn.weights[0, 0, 7, 7]
@@ -243,3 +244,25 @@ def test_token_range_rejects(spec: str, message: str) -> None:
     with pytest.raises(UsageError) as excinfo:
         token_range(make_attention(n=8), spec)
     assert usage_message(excinfo) == message
+
+
+def test_crop_after_hide_and_merge_keeps_values_and_real_positions() -> None:
+    """Hide and merge act on the whole text; --tokens then crops by the full text's positions."""
+    from attnviz.analysis.tokens import hide_special, merge_words
+
+    attn = make_attention(n=8)
+    attn = attn.replace(special=np.array([True] + [False] * 6 + [True]), word_ids=np.array([-1, 0, 1, 1, 2, 3, 3, -1]))
+    hidden = hide_special(attn)
+    assert hidden.positions == (1, 2, 3, 4, 5, 6)
+    for spec, kept in [("0-3", [1, 2, 3]), ("1-4", [1, 2, 3, 4]), ("6-7", [6])]:
+        zoomed = token_range(hidden, spec, total=8)
+        assert zoomed.positions == tuple(kept)
+        rows = [hidden.positions.index(p) for p in kept]
+        np.testing.assert_array_equal(zoomed.weights, hidden.weights[:, :, rows][:, :, :, rows])  # never renormalised
+    merged = merge_words(hidden)
+    assert merged.positions == (1, 2, 4, 5)  # a word sits where its first piece does
+    zoomed = token_range(merged, "2-5", total=8)
+    assert zoomed.tokens == merged.tokens[1:] and zoomed.positions == (2, 4, 5)
+    np.testing.assert_array_equal(zoomed.weights, merged.weights[:, :, 1:, 1:])
+    with pytest.raises(UsageError, match="tokens 7-7 are all hidden special tokens"):
+        token_range(hidden, "7", total=8)

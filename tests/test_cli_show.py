@@ -28,9 +28,12 @@ def titles(text: str) -> list[tuple[int, int]]:
 
 
 def row(text: str, label: str) -> list[str]:
-    """The cells of the heatmap row labelled `label` (the first such row)."""
+    """The cells of the heatmap row labelled `label` (the first such row; zoomed views put
+    the token's position before it)."""
     for line in text.splitlines():
         parts = line.split()
+        if len(parts) > 1 and parts[0].isdigit() and parts[1] == label:
+            parts = parts[1:]
         if parts and parts[0] == label:
             return parts[1:]
     raise AssertionError(f"no row {label!r} in:\n{text}")
@@ -249,8 +252,8 @@ def test_load_of_a_file_that_is_not_npz_is_one_plain_error(tmp_path: Path) -> No
 
 def test_hide_special_drops_cls_and_sep_and_renormalises(seed: Attention) -> None:
     out = ok(run(["show", SEED, "--layer", "5", "--head", "11", "--hide-special"]))
-    labels = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0] in TOKENS]
-    assert labels == TOKENS[1:-1]
+    labels = [line.split()[:2] for line in out.splitlines() if len(line.split()) > 1 and line.split()[1] in TOKENS]
+    assert labels == [[str(i + 1), t] for i, t in enumerate(TOKENS[1:-1])]  # their real positions
     assert "notes: special tokens hidden, rows renormalised" in " ".join(out.split())
     data = json.loads(ok(run(["show", SEED, "--layer", "5", "--head", "11", "--hide-special", "--json"])))
     inner = seed.head(5, 11)[1:-1, 1:-1].astype(np.float64)
@@ -282,10 +285,42 @@ def test_hide_special_and_merge_words_together() -> None:
 
 def test_tokens_zooms_into_a_window_without_renormalising(seed: Attention) -> None:
     out = ok(run(["show", SEED, "--layer", "5", "--head", "11", "--values", "--tokens", "2-5"]))
-    labels = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0] in TOKENS]
+    labels = [line.split()[1] for line in out.splitlines() if len(line.split()) > 1 and line.split()[1] in TOKENS]
     assert labels == ["cat", "sat", "on", "the"]
     assert [float(c) for c in row(out, "sat")] == pytest.approx(seed.head(5, 11)[3, 2:6].tolist(), abs=0.0051)
-    assert "tokens 2-5 of 0-11 shown, rows not renormalised" in " ".join(out.split())
+    assert "tokens 2-5 of 0-11 shown: a crop, values unchanged" in " ".join(out.split())
+
+
+def test_zoom_never_changes_a_value_and_notes_say_exactly_what_happened(seed: Attention) -> None:
+    """L5 H11 The→cat: the same weight hidden, hidden and zoomed to 1-4, hidden and zoomed to 0-3."""
+    inner = seed.head(5, 11)[1:-1, 1:-1].astype(np.float64)
+    expected = (inner / inner.sum(axis=1, keepdims=True))[0, 1]  # The→cat, renormalised over the text
+    base = ["show", SEED, "--layer", "5", "--head", "11", "--hide-special"]
+    for zoom, positions in [([], list(range(1, 11))), (["--tokens", "1-4"], [1, 2, 3, 4]),
+                            (["--tokens", "0-3"], [1, 2, 3])]:  # fmt: skip
+        data = json.loads(ok(run([*base, *zoom, "--json"])))
+        assert data["positions"] == positions
+        the, cat = data["tokens"].index("The"), data["tokens"].index("cat")
+        assert data["weights"][0][0][the][cat] == pytest.approx(expected, abs=1e-6)
+        notes = data["notes"]
+        assert notes[0] == "special tokens hidden, rows renormalised over the whole text"
+        assert " ".join(notes).count("renormalised") == 1
+        if zoom:
+            assert notes[1:] == [f"tokens {zoom[1]} of 0-11 shown: a crop, values unchanged"]
+        out = ok(run([*base, *zoom, "--values"]))
+        assert f"{expected:.2f}".lstrip("0") in row(out, "The")
+
+
+def test_zoomed_views_label_rows_and_columns_with_real_positions() -> None:
+    out = ok(run(["show", SEED, "--layer", "5", "--head", "11", "--tokens", "7-10"]))
+    lines = out.splitlines()
+    assert lines[1].split() == ["7", "8", "9", "10"]  # the position ruler over the columns
+    rows = [line.split()[:2] for line in lines if re.match(r"\s*\d+ +[a-z]", line)]
+    assert rows == [["7", "because"], ["8", "it"], ["9", "was"], ["10", "comfortable"]]
+    grid = ok(run(["show", SEED, "--layer", "5", "--tokens", "7-10", "--hide-special"]))
+    assert "10 comfortable" in grid
+    bars = ok(run(["show", SEED, "--query", "it", "--tokens", "7-10"]))
+    assert bars.startswith('query 8 "it"')
 
 
 @pytest.mark.parametrize(
@@ -307,7 +342,7 @@ def test_tokens_invalid_range(spec: str, message: str) -> None:
 def test_json_holds_every_weight_exactly(seed: Attention) -> None:
     data = json.loads(ok(run(["show", SEED, "--json"])))
     assert set(data) == {"model", "engine", "causal", "tokens", "special", "word_ids", "layers", "heads",
-                         "weights", "notes", "offset", "stack", "measure", "generated", "key_tokens",
+                         "weights", "notes", "offset", "positions", "stack", "measure", "generated", "key_tokens",
                          "key_special", "key_word_ids", "model_heads", "kv_heads", "key_offset"}  # fmt: skip
     assert data["key_tokens"] == data["tokens"] and data["generated"] == [False] * len(TOKENS)
     assert data["tokens"] == TOKENS

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from attnviz.attention import Attention, format_indices
 from attnviz.errors import UsageError
 
@@ -100,30 +102,51 @@ def select(attn: Attention, layers: Sequence[int] | None = None, heads: Sequence
     return attn.replace(weights=weights, layers=new_layers, heads=new_heads)
 
 
-def token_range(attn: Attention, spec: str) -> Attention:
-    """Zoom into token positions A..B inclusive ('A-B' or 'A') on both axes; rows are not
-    renormalised, so they show the share of attention that stays inside the window."""
-    n = attn.n_tokens
+def parse_token_range(spec: str, total: int) -> tuple[int, int]:
+    """'A-B' or 'A' as (start, end), inclusive, checked against a text of `total` tokens."""
     text = spec.strip()
     match = _TOKEN_RANGE.fullmatch(text)
     if not match:
-        raise UsageError(f"invalid token range '{text}': use START-END, e.g. 0-{min(n, 8) - 1}")
+        raise UsageError(f"invalid token range '{text}': use START-END, e.g. 0-{min(total, 8) - 1}")
     start = int(match.group(1))
     end = int(match.group(2)) if match.group(2) is not None else start
     if start > end:
         raise UsageError(f"invalid token range '{text}': the start comes after the end")
-    if end >= n:
+    if end >= total:
         what = "token range" if match.group(2) is not None else "token"
-        raise UsageError(f"{what} {text} is out of range: this text has tokens {format_indices(range(n))}")
-    if start == 0 and end == n - 1:
+        raise UsageError(f"{what} {text} is out of range: this text has tokens {format_indices(range(total))}")
+    return start, end
+
+
+def window(attn: Attention, start: int, end: int) -> np.ndarray:
+    """Indices of the tokens whose position in the full text lies in start..end."""
+    positions = np.asarray(attn.positions)
+    return np.flatnonzero((positions >= start) & (positions <= end))
+
+
+def token_range(attn: Attention, spec: str, total: int | None = None) -> Attention:
+    """Zoom into token positions A..B inclusive ('A-B' or 'A') of the full text (`total`
+    tokens; default: up to the last position `attn` holds) on both axes.
+
+    A crop never changes a value: rows keep their weights and show the share of attention
+    that stays inside the window. Positions are the full text's, so after hiding special
+    tokens or merging words the same A-B still names the same tokens.
+    """
+    total = attn.positions[-1] + 1 if total is None else total
+    start, end = parse_token_range(spec, total)
+    keep = window(attn, start, end)
+    if keep.size == attn.n_tokens:
         return attn
-    keep = slice(start, end + 1)
+    if keep.size == 0:
+        raise UsageError(f"tokens {start}-{end} are all hidden special tokens: nothing is left to show")
+    keys = keep if attn.is_self else slice(None)  # cross-attention: the source keys stay whole
     return attn.replace(
-        tokens=attn.tokens[keep],
-        weights=attn.weights[:, :, keep, keep].copy(),  # (layers, heads, window, window)
+        tokens=[attn.tokens[i] for i in keep],
+        weights=attn.weights[:, :, keep][:, :, :, keys].copy(),  # (layers, heads, window, window)
         special=attn.special[keep],
         word_ids=attn.word_ids[keep],
         generated=attn.generated[keep],
-        offset=attn.offset + start,
-        notes=(*attn.notes, f"tokens {start}-{end} of 0-{n - 1} shown, rows not renormalised"),
+        offset=attn.positions[keep[0]],
+        positions=[attn.positions[i] for i in keep],
+        notes=(*attn.notes, f"tokens {start}-{end} of 0-{total - 1} shown: a crop, values unchanged"),
     )

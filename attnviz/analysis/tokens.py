@@ -9,7 +9,7 @@ import numpy as np
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 
-NOTE_HIDDEN = "special tokens hidden, rows renormalised"
+NOTE_HIDDEN = "special tokens hidden, rows renormalised over the whole text"
 NOTE_MERGED = "subwords merged into words"
 
 _MARKERS = ("##", "Ġ", "▁")  # WordPiece continuation, GPT-2 and SentencePiece word starts
@@ -36,6 +36,7 @@ def hide_special(attn: Attention) -> Attention:
         special=attn.special[keep],
         word_ids=attn.word_ids[keep],
         generated=attn.generated[keep],
+        positions=[attn.positions[i] for i in keep],
         notes=(*attn.notes, NOTE_HIDDEN),
     )
 
@@ -82,6 +83,7 @@ def merge_words(attn: Attention) -> Attention:
         special=attn.special[firsts],
         word_ids=attn.word_ids[firsts],
         generated=attn.generated[firsts],
+        positions=[attn.positions[i] for i in firsts],  # a word is where its first piece is
         notes=(*attn.notes, NOTE_MERGED),
     )
 

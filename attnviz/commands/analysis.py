@@ -4,6 +4,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 import typer
 
 if TYPE_CHECKING:
@@ -34,13 +35,16 @@ def first_word(attn: "Attention") -> int:
     return next((i for i in range(attn.n_tokens) if not attn.special[i]), 0)
 
 
-def _prepare(common: Common, text: str | None, output: Path | None, cmap: str | None, dpi: int) -> "Attention":
+def _prepare(
+    common: Common, text: str | None, output: Path | None, cmap: str | None, dpi: int, hygiene: bool = True
+) -> "Attention":
     """Validate outputs first, then extract every layer and head and apply token hygiene."""
     check_image(output, cmap, dpi)
     if common.load is not None and (text is not None or common.file is not None):
         raise UsageError("give TEXT or --load, not both")
     source = "" if common.load is not None else read_text(text, common.file)
-    return common.hygiene(common.extract(source))
+    attn = common.extract(source)
+    return common.hygiene(attn) if hygiene else attn
 
 
 @app.command(epilog=EPILOG)
@@ -93,7 +97,7 @@ def find(
     notes = [] if len(shown) == len(scores) else [
         f"heatmaps of the top {len(shown)} heads; the table ranks all {len(scores)} (--top {len(shown)} draws each)"
     ]  # fmt: skip
-    console.print(terminal.Comparison(find_panels(attn, shown), cmap=cmap, offset=attn.offset, notes=notes))
+    console.print(terminal.Comparison(find_panels(attn, shown), cmap=cmap, offset=attn.positions, notes=notes))
 
 
 def find_panels(attn: "Attention", scores: "Sequence[HeadScore]") -> "list[Panel]":
@@ -171,19 +175,19 @@ def rollout(
     """Attention rollout (Abnar & Zuidema 2020): how much each token draws from each input token."""
     from attnviz.analysis.rollout import FUSIONS
     from attnviz.analysis.rollout import rollout as compute
+    from attnviz.analysis.select import window
     from attnviz.analysis.tokens import find_token
 
     if fusion not in FUSIONS:
         raise UsageError(f"invalid fusion '{fusion}': use {', '.join(FUSIONS)}")
-    # rollout runs through every token; --tokens only crops what is shown
-    attn = _prepare(dataclasses.replace(common, tokens=None), text, output, cmap, dpi)
-    matrix = compute(attn, fusion)
+    # rollout runs through every token; --tokens crops the result by the full text's positions
+    raw = _prepare(common, text, output, cmap, dpi, hygiene=False)
+    attn = common.hygiene(raw)
+    whole = dataclasses.replace(common, tokens=None).hygiene(raw)
+    matrix = compute(whole, fusion)
     if common.tokens:
-        from attnviz.analysis.select import token_range
-
-        window = token_range(attn, common.tokens)
-        start = window.offset - attn.offset
-        matrix, attn = matrix[start : start + window.n_tokens, start : start + window.n_tokens], window
+        keep = window(whole, attn.positions[0], attn.positions[-1])
+        matrix = matrix[np.ix_(keep, keep)]
     if json_out:
         print_json({"tokens": list(attn.tokens), "rollout": matrix.tolist()})
         return
@@ -210,7 +214,7 @@ def rollout(
             cmap=cmap or "viridis",
             notes=attn.notes,
             scale_label="global",
-            offset=attn.offset,
+            offset=attn.positions,
         )
     )
     console.print(share_bars(matrix[index], attn.tokens, f"where {attn.tokens[index]!r} draws from, after rollout"))

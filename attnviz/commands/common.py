@@ -72,15 +72,19 @@ class Common:
             )  # fmt: skip
 
     def hygiene(self, attn: "Attention") -> "Attention":
-        """--tokens, --hide-special, --merge-words, in that order."""
+        """--hide-special and --merge-words on the whole text, then --tokens crops (by the full
+        text's positions), so that a zoom never changes a value."""
         from attnviz.analysis import select, tokens
 
+        total = attn.positions[-1] + 1
         if self.tokens:
-            attn = select.token_range(attn, self.tokens)
+            select.parse_token_range(self.tokens, total)  # a bad range fails before any work
         if self.hide_special:
             attn = tokens.hide_special(attn)
         if self.merge_words:
             attn = tokens.merge_words(attn)
+        if self.tokens:
+            attn = select.token_range(attn, self.tokens, total)
         return attn
 
     def console(self) -> "Console":

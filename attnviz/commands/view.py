@@ -97,17 +97,17 @@ def show(
     console = common.console()
     cmap = cmap or "viridis"
     if picked is not None:
-        console.print(terminal.QueryBars(attn, picked, cmap=cmap, offset=attn.offset))
+        console.print(terminal.QueryBars(attn, picked, cmap=cmap, offset=attn.positions))
     elif len(attn.layers) == 1 and len(attn.heads) == 1:
         console.print(
             terminal.Heatmap.from_attention(
-                attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values, offset=attn.offset
+                attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values, offset=attn.positions
             )
         )
     elif layer is None and head is None:
         console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn, common.load), scale=scale or "head"))
     else:
-        console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale or "global", offset=attn.offset))
+        console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale or "global", offset=attn.positions))
 
 
 def check_image(output: Path | None, cmap: str | None, dpi: int) -> None:
@@ -193,7 +193,7 @@ def compare(
             image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi, values=values)
         info(f"wrote {output} ({plural(len(panels), 'panel')})")
         return
-    offset = sources[0].offset if len({a.offset for a in sources}) == 1 else 0
+    offset = sources[0].positions if len({a.positions for a in sources}) == 1 else 0
     common.console().print(terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values, offset=offset))
 
 

@@ -204,8 +204,9 @@ def note_lines(notes: Sequence[str], width: int, style: str = "dim") -> list[Tex
     out: list[Text] = []
     for note in safe:
         rows = ["note:"]
-        for clause in note.split(", "):
-            piece = clause if clause is note.split(", ")[-1] else clause + ","
+        clauses = note.split(", ")
+        for i, clause in enumerate(clauses):
+            piece = clause if i == len(clauses) - 1 else clause + ","
             if cell_len(rows[-1]) + 1 + cell_len(piece) <= width or rows[-1] == "note:":
                 rows[-1] += " " + piece
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 from rich.cells import cell_len
 
@@ -134,3 +135,12 @@ def format_value(value: float, digits: int = 2) -> str:
     if text.startswith(("0.", "-0.")):
         return text.replace("0.", ".", 1)
     return text
+
+
+def positions_of(offset: int | Sequence[int], n: int) -> tuple[int, ...]:
+    """The full-text position of each of `n` tokens: `offset` onwards, or as given."""
+    if isinstance(offset, int) or not hasattr(offset, "__len__"):
+        return tuple(range(int(offset), int(offset) + n))
+    given = tuple(int(p) for p in offset)[:n]
+    start = given[-1] + 1 if given else 0
+    return given + tuple(range(start, start + n - len(given)))  # labels past the given ones

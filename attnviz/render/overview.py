@@ -25,7 +25,7 @@ from attnviz.render.canvas import (
     number,
     one_line,
 )
-from attnviz.render.labels import fit, pad, plural, safe_label
+from attnviz.render.labels import fit, pad, plural, positions_of, safe_label
 from attnviz.render.mosaic import resample
 
 ZOOM_HINT = "zoom in: attnviz show TEXT --layer L --head H"
@@ -55,10 +55,10 @@ def _thumb_lines(pixels: np.ndarray, painter: Painter, top: float | None = None)
     return lines
 
 
-def token_list(tokens: Sequence[str], width: int, offset: int = 0) -> list[Text]:
+def token_list(tokens: Sequence[str], width: int, positions: Sequence[int]) -> list[Text]:
     """Each token with its position ('0 [CLS]  1 the  2 cat …') in at most three lines of
     `width`; a long text keeps its start and end and says how many tokens sit between."""
-    entries = [f"{offset + i} {fit(safe_label(t), _TOKEN_LABEL)}" for i, t in enumerate(tokens)]
+    entries = [f"{p} {fit(safe_label(t), _TOKEN_LABEL)}" for p, t in zip(positions, tokens, strict=True)]
 
     def pack(items: list[str]) -> list[str]:
         rows: list[str] = []
@@ -122,7 +122,7 @@ class Overview(Drawing):
         lines = [title]
         if n == 0 or not attn.layers or not attn.heads:
             return lines
-        lines += token_list(attn.tokens, width, attn.offset)
+        lines += token_list(attn.tokens, width, attn.positions)
         side, per, lead = self._size(width)
         thumbs_of = {
             (li, h): resample(attn.weights[li, h], side, side)
@@ -171,7 +171,7 @@ class QueryBars(Drawing):
         top: int = 5,
         cmap: str = colormaps.DEFAULT,
         notes: Sequence[str] | None = None,
-        offset: int = 0,
+        offset: int | Sequence[int] | None = None,
     ) -> None:
         if not 0 <= query < attn.n_tokens:
             raise UsageError(f"query {query} is out of range", hint=f"tokens are 0-{attn.n_tokens - 1}")
@@ -182,21 +182,21 @@ class QueryBars(Drawing):
         self.top = min(top, attn.n_tokens)
         self.cmap = colormaps.lookup(cmap)
         self.notes = tuple(attn.notes if notes is None else notes)
-        self.offset = offset
+        self.positions = positions_of(attn.positions if offset is None else offset, attn.n_tokens)
 
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
         attn, q = self.attn, self.query
         painter = Painter(self.cmap, mono)
         weights = attn.weights[:, :, q, :]  # (layers, heads, key)
         full = max(1.0, float(np.nanmax(weights))) if weights.size else 1.0
-        title = Text(f'query {self.offset + q} "', style="bold")
+        title = Text(f'query {self.positions[q]} "', style="bold")
         title.append(safe_label(attn.tokens[q]), style="bold")
         title.append('"', style="bold")
         title.append(f": top {plural(self.top, 'key')} of each head (full bar = {full:g})")
         lines = [title] if title.cell_len <= width else [one_line(title.plain, width, "bold")]
 
         labels = [safe_label(t) for t in attn.tokens]
-        digits = len(str(self.offset + attn.n_tokens - 1))
+        digits = len(str(max(self.positions)))
         longest = max(map(cell_len, labels))
         key_width = min(digits + 1 + longest, max(digits + 2, 16))
         heads = [(li, hi) for li in range(len(attn.layers)) for hi in range(len(attn.heads))]
@@ -214,7 +214,7 @@ class QueryBars(Drawing):
             block_lines = [Text(fit(name, key_width + bar_width + 5), style="bold")]
             for j in order:
                 value = float(row[j])
-                key = pad(f"{self.offset + j:>{digits}} {labels[j]}", key_width)
+                key = pad(f"{self.positions[j]:>{digits}} {labels[j]}", key_width)
                 line = Text(key + " ")
                 line.append(bar(value / full, bar_width), style=painter.fg(0.15 + 0.85 * value / full))
                 line.append(" " + (number(value, 3) or "").rjust(3))

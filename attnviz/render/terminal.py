@@ -30,7 +30,7 @@ from attnviz.render.canvas import (
     number,
     scale_text,
 )
-from attnviz.render.labels import clusters, fit, pad, safe_label
+from attnviz.render.labels import clusters, fit, pad, positions_of, safe_label
 from attnviz.render.mosaic import pool_blocks
 from attnviz.render.overview import Overview, QueryBars
 
@@ -70,6 +70,8 @@ class _Plan:
     rows: list[list[int]]  # panel indices of each grid row
     values: bool  # numbers drawn in the cells
     shared: bool  # one label column for each grid row
+    positions: tuple[int, ...] = ()  # each token's position in the full text
+    numbered: bool = False  # rows and columns labelled with positions (pooled or zoomed views)
 
 
 def _pack(widths: list[int], lead: int, width: int) -> list[list[int]] | None:
@@ -88,18 +90,23 @@ def _pack(widths: list[int], lead: int, width: int) -> list[list[int]] | None:
     return rows
 
 
-def _plan(panels: list[Panel], width: int, values: bool, offset: int, signed: bool = False) -> _Plan:
+def _plan(panels: list[Panel], width: int, values: bool, offset: int | Sequence[int], signed: bool = False) -> _Plan:
     """Choose cell width, pooling and wrapping so that every line fits `width`."""
     shared = all(p.row_labels == panels[0].row_labels for p in panels)
     longest = max((cell_len(t) for p in panels for t in p.row_labels), default=1)
     cap = max(4, min(16, width // 5))
+    n = max(max(len(p.col_labels), len(p.row_labels)) for p in panels)
+    positions = positions_of(offset, n)
+    digits = len(str(max(positions)))
+    # a zoomed view (positions other than 0, 1, 2, …) says where its tokens sit in the text
+    numbered = positions != tuple(range(n))
 
     def pack(cell: int, k: int, label_width: int) -> list[list[int]] | None:
         own = 0 if shared else label_width + 1
         widths = [-(-len(p.col_labels) // k) * cell + own for p in panels]
         return _pack(widths, label_width + 1 if shared else 0, width)
 
-    label_width = min(longest, cap)
+    label_width = max(min(digits + 1 + longest, cap), digits + 2) if numbered else min(longest, cap)
     # a number needs 3 cells (".64", 4 for "-.03") plus 1 blank so that neighbours never run together
     value_cell = 5 if signed else 4
     options = {cell: pack(cell, 1, label_width) for cell in ((value_cell,) if values else (3, 2))}
@@ -107,63 +114,69 @@ def _plan(panels: list[Panel], width: int, values: bool, offset: int, signed: bo
     if fitting:
         fewest = min(len(rows) for rows in fitting.values())
         cell = max(c for c, rows in fitting.items() if len(rows) == fewest)
-        return _Plan(cell, 1, label_width, fitting[cell], values, shared)
+        return _Plan(cell, 1, label_width, fitting[cell], values, shared, positions, numbered)
     for cell in (3, 2) if values else ():
         if (rows := pack(cell, 1, label_width)) is not None:
-            return _Plan(cell, 1, label_width, rows, False, shared)
+            return _Plan(cell, 1, label_width, rows, False, shared, positions, numbered)
 
     # Too many tokens: mean-pool k×k blocks; rows are labelled "position token".
-    n = max(max(len(p.col_labels), len(p.row_labels)) for p in panels)
     columns = max(len(p.col_labels) for p in panels)
-    digits = len(str(offset + n - 1))
     label_width = max(min(digits + 1 + longest, cap), digits + 2)
     cell = value_cell if values else 2
     lead = label_width + 1
     k = max(2, math.ceil(columns / max(1, (width - lead) // cell)))
     rows = pack(cell, k, label_width) or [[i] for i in range(len(panels))]
-    return _Plan(cell, k, label_width, rows, values, shared)
+    return _Plan(cell, k, label_width, rows, values, shared, positions, True)
 
 
-def _row_labels(labels: Sequence[str], plan: _Plan, offset: int) -> list[str]:
-    if plan.k == 1:
+def _row_labels(labels: Sequence[str], plan: _Plan) -> list[str]:
+    if not plan.numbered:
         return [pad(t, plan.label_width, "right") for t in labels]
-    digits = len(str(offset + len(labels) - 1))
+    digits = len(str(max(plan.positions)))
     width = plan.label_width - digits - 1
     starts = range(0, len(labels), plan.k)
-    return [f"{offset + i:>{digits}} " + pad(labels[i], width, "right") for i in starts]
+    return [f"{plan.positions[i]:>{digits}} " + pad(labels[i], width, "right") for i in starts]
 
 
-def _column_header(labels: Sequence[str], plan: _Plan, height: int, offset: int) -> list[Text]:
-    """Vertical labels, one character per line; a ruler of positions when pooled."""
+def _ruler(count: int, plan: _Plan) -> Text:
+    """Positions over the columns, each where its column starts, as many as fit apart."""
+    cells = -(-count // plan.k)
+    ruler = ""
+    for j in range(cells):
+        mark = str(plan.positions[j * plan.k])
+        start = j * plan.cell + max(0, (plan.cell - len(mark)) // 2)  # centred like the labels below
+        if (not ruler or start > len(ruler)) and start + len(mark) <= cells * plan.cell:  # one blank apart
+            ruler = ruler.ljust(start) + mark
+    return Text(ruler)
+
+
+def _column_header(labels: Sequence[str], plan: _Plan, height: int) -> list[Text]:
+    """Vertical labels, one character per line, under a ruler of positions when the view is
+    numbered; the ruler alone when pooled."""
     if plan.k > 1:
-        cells = -(-len(labels) // plan.k)
-        step = -(-(len(str(offset + len(labels))) + 1) // plan.cell)
-        ruler = ""
-        for j in range(0, cells, step):
-            mark = str(offset + j * plan.k)
-            if j * plan.cell + len(mark) <= cells * plan.cell:
-                ruler = ruler.ljust(j * plan.cell) + mark
-        return [Text(ruler)]
+        return [_ruler(len(labels), plan)]
+    ruler = [_ruler(len(labels), plan)] if plan.numbered else []
+    height -= len(ruler)
     stacks = []
     for label in labels:
         pieces = clusters(label)
         stacks.append(pieces if len(pieces) <= height else [*pieces[: height - 1], "…"])
-    return [Text("".join(pad(s[r] if r < len(s) else "", plan.cell, "center") for s in stacks)) for r in range(height)]
+    return ruler + [
+        Text("".join(pad(s[r] if r < len(s) else "", plan.cell, "center") for s in stacks)) for r in range(height)
+    ]
 
 
-def _panel_block(
-    panel: Panel, scale: Scale, painter: Painter, plan: _Plan, header: int, offset: int, room: int
-) -> list[Text]:
+def _panel_block(panel: Panel, scale: Scale, painter: Painter, plan: _Plan, header: int, room: int) -> list[Text]:
     """Title (in `room` cells), column labels and cells of one panel, with its own row labels
     when they are not shared."""
     data = pool_blocks(panel.matrix, plan.k) if plan.k > 1 else panel.matrix
     norm = scale.norm(data)
     indent = "" if plan.shared else " " * (plan.label_width + 1)
     lines = [Text(indent) + Text(fit(panel.title, room - len(indent)), style="bold")]
-    columns = _column_header(panel.col_labels, plan, header, offset)
+    columns = _column_header(panel.col_labels, plan, header)
     lines += [Text(indent) + line for line in columns]
     lines += [Text(indent)] * (header - len(columns))
-    labels = _row_labels(panel.row_labels, plan, offset)
+    labels = _row_labels(panel.row_labels, plan)
     for i in range(data.shape[0]):
         line = Text("" if plan.shared else labels[i] + " ")
         for j in range(data.shape[1]):
@@ -181,7 +194,7 @@ class _Matrices(Drawing):
     legend_high: str | None = None  # the legend's top end, when not legend_scale.vmax
     cmap: colormaps.Colormap
     values: bool
-    offset: int
+    offset: int | Sequence[int]  # the first token's position in the full text, or every token's
     notes: tuple[str, ...]
     empty = "nothing to draw"
 
@@ -195,7 +208,7 @@ class _Matrices(Drawing):
         plan = _plan(panels, width, self.values, self.offset, self.legend_scale.diverging)
         painter = Painter(self.cmap, mono, self.legend_scale.diverging)
         tallest = max((len(clusters(t)) for p in panels for t in p.col_labels), default=1)
-        header = 1 if plan.k > 1 else min(_HEADER_LINES if len(panels) == 1 else 6, tallest)
+        header = 1 if plan.k > 1 else min(_HEADER_LINES if len(panels) == 1 else 6, tallest) + plan.numbered
         lines: list[Text] = []
         for members in plan.rows:
             widths = [-(-len(panels[i].col_labels) // plan.k) * plan.cell for i in members]
@@ -204,12 +217,12 @@ class _Matrices(Drawing):
             lead = plan.label_width + 1 if plan.shared else 0
             rooms = [*widths[:-1], width - lead - sum(widths[:-1]) - GAP * (len(widths) - 1)]
             blocks = [
-                _panel_block(panels[i], self.scales[i], painter, plan, header, self.offset, room)
+                _panel_block(panels[i], self.scales[i], painter, plan, header, room)
                 for i, room in zip(members, rooms, strict=True)
             ]
             gaps = [0] + [GAP] * (len(blocks) - 1)
             if plan.shared:
-                labels = _row_labels(panels[members[0]].row_labels, plan, self.offset)
+                labels = _row_labels(panels[members[0]].row_labels, plan)
                 blocks.insert(0, [Text()] * (1 + header) + [Text(t) for t in labels])
                 widths.insert(0, plan.label_width)
                 gaps = [0, 1, *gaps[1:]]
@@ -258,7 +271,7 @@ class Heatmap(_Matrices):
         vmax: float | None = None,
         scale_label: str = "per head",
         notes: Sequence[str] | None = None,
-        offset: int | None = None,
+        offset: int | Sequence[int] | None = None,
     ) -> None:
         if isinstance(matrix, Attention):
             attn = matrix
@@ -269,7 +282,7 @@ class Heatmap(_Matrices):
             col_labels = attn.key_tokens if col_labels is None else col_labels
             title = f"L{layer} H{head}" if title is None else title
             notes = attn.notes if notes is None else notes
-            offset = attn.offset if offset is None else offset
+            offset = attn.positions if offset is None else offset
         elif row_labels is None or col_labels is None:
             raise TypeError("Heatmap(matrix, row_labels, col_labels): a bare matrix needs its labels")
         self.panels = [_checked(Panel(title or "", matrix, row_labels, col_labels))]
@@ -283,7 +296,7 @@ class Heatmap(_Matrices):
         self.scales = [self.legend_scale]
         self.values = values
         self.notes = tuple(notes or ())
-        self.offset = offset or 0
+        self.offset = 0 if offset is None else offset
 
     @classmethod
     def from_attention(cls, attn: Attention, layer: int, head: int, **options: Any) -> Heatmap:
@@ -316,13 +329,13 @@ class HeadGrid(_Matrices):
         values: bool = False,
         scale: str = "head",
         notes: Sequence[str] | None = None,
-        offset: int = 0,
+        offset: int | Sequence[int] | None = None,
     ) -> None:
         if scale not in ("head", "global"):
             raise UsageError(f"unknown scale '{safe_label(scale)}'", hint="use 'head' or 'global'")
         self.cmap = colormaps.lookup(cmap)
         self.values = values
-        self.offset = offset
+        self.offset = attn.positions if offset is None else offset
         self.notes = tuple(attn.notes if notes is None else notes)
         heads = [
             (f"L{layer} H{head}", attn.weights[li, hi])
@@ -361,7 +374,7 @@ class Comparison(_Matrices):
         diverging: bool = False,
         values: bool = False,
         notes: Sequence[str] = (),
-        offset: int = 0,
+        offset: int | Sequence[int] = 0,
     ) -> None:
         self.panels = [_checked(Panel(*p)) for p in panels]
         default = colormaps.DIVERGING_DEFAULT if diverging else colormaps.DEFAULT
