@@ -4,11 +4,16 @@ run line by line, any number of workers gives the same numbers, bad lines are to
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from clicheck import ok, run
+from clicheck import check_error_text, ok, run, subprocess_env
 
 import attnviz
 from attnviz.analysis.find import word_weight
@@ -323,3 +328,103 @@ def test_corpus_usage_errors_are_one_line(
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     assert [line for line in result.stderr.splitlines() if not line.startswith("warning:")] == [f"error: {message}"]
+
+
+# --- the packed scratch forward ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["tiny_bert", "tiny_gpt2"])
+def test_packed_forward_equals_one_text_at_a_time(family: str, request: pytest.FixtureRequest) -> None:
+    from attnviz.models import packed, scratch
+    from attnviz.models.tokens import encode, load_tokenizer
+
+    folder = request.getfixturevalue(family)
+    model, tokenizer = scratch.load(folder), load_tokenizer(folder)
+    texts = ["The cat sat on the mat because it was comfortable.", "def add(a, b): return a + b", "A tokenizer"]
+    ids = [encode(tokenizer, text, 64).ids for text in texts]
+    together = packed.forward_packed(model, ids, [0, 1])
+    for one, kept in zip(ids, together, strict=True):
+        alone, _ = model.forward(one, [0, 1])
+        for layer in (0, 1):
+            assert kept[layer].shape == (4, len(one), len(one))
+            np.testing.assert_allclose(kept[layer], alone[layer], rtol=0, atol=1e-6)
+    only_first = packed.forward_packed(model, ids, [0])
+    assert [list(k) for k in only_first] == [[0]] * 3
+
+
+# --- progress and Ctrl-C --------------------------------------------------------------------------
+
+
+def test_a_progress_bar_with_rate_and_eta_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
+    corpus = write_lines(tmp_path / "c.txt", [f"the cat number {i}" for i in range(40)])
+    args = ["stats", "--corpus", str(corpus), "--json", "--batch", "8", "--workers", "1", *RANDOM]
+    drawn = run(args, env={"TTY_COMPATIBLE": "1"}, width=120)
+    assert json.loads(ok(drawn))[0]["n"] == 40
+    assert "random (scratch) on c.txt" in drawn.stderr
+    assert "40/40" in drawn.stderr and "texts/s" in drawn.stderr and "ETA" in drawn.stderr
+    assert run(args).stderr == ""  # not a terminal: no bar, and nothing else to say
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see the workers")
+def test_ctrl_c_stops_every_worker_and_writes_nothing(tmp_path: Path) -> None:
+    corpus = write_lines(tmp_path / "c.txt", [f"the cat number {i} sat on the mat" for i in range(200_000)])
+    args = [
+        sys.executable,
+        "-m",
+        "attnviz",
+        "stats",
+        "--corpus",
+        str(corpus),
+        "--workers",
+        "2",
+        "-o",
+        "out.png",
+        *RANDOM,
+    ]
+    proc = subprocess.Popen(args, cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _descendants(proc.pid)) < 3:  # the fork server and two workers
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.05)
+        time.sleep(0.5)  # let them load the model and run
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    check_error_text(stderr.decode(), stdout.decode(), "interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)

@@ -17,7 +17,7 @@ from attnviz.attention import Attention
 from attnviz.corpus.moments import Moments
 from attnviz.corpus.read import Line
 from attnviz.errors import AttnvizWarning, UsageError
-from attnviz.models.session import Session, SessionSpec
+from attnviz.models.session import Encoded, Session, SessionSpec
 
 LINK_KEYS = ("weight", "baseline", "score")
 
@@ -141,24 +141,26 @@ def run_batch(session: Session, task: Task, lines: list[Line]) -> Batch:
     """Run the model on each line and fold it in; a line that cannot be used is reported, not fatal."""
     aggregate = Aggregate(task.kind)
     reports: list[Report] = []
+    ready: list[tuple[Line, Encoded]] = []
     for line in lines:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore")
             warnings.simplefilter("always", AttnvizWarning)  # e.g. truncation: told per line
             try:
-                attn = session.attention(line.text)
-            except UsageError as exc:
-                reports.append(Report(line.number, str(exc)))
-                continue
-            require_self_attention(attn)  # the model, not the line: fatal
-            if not aggregate.layers:
-                aggregate.layers, aggregate.heads = attn.layers, attn.heads
-                aggregate.model, aggregate.engine = attn.model, attn.engine
-            try:
-                aggregate.add(hygiene(attn, task), line, task)
+                ready.append((line, session.encode(line.text)))
             except UsageError as exc:
                 reports.append(Report(line.number, str(exc)))
         reports.extend(Report(line.number, str(w.message), skipped=False) for w in caught)
+    attentions = session.attend([encoded for _, encoded in ready])
+    for (line, _), attn in zip(ready, attentions, strict=True):
+        require_self_attention(attn)  # the model, not the line: fatal
+        if not aggregate.layers:
+            aggregate.layers, aggregate.heads = attn.layers, attn.heads
+            aggregate.model, aggregate.engine = attn.model, attn.engine
+        try:
+            aggregate.add(hygiene(attn, task), line, task)
+        except UsageError as exc:
+            reports.append(Report(line.number, str(exc)))
     return Batch(aggregate, reports, len(lines))
 
 
