@@ -141,6 +141,42 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
+def save_tiny_seq2seq(folder: Path, model_type: str = "t5", **config: object) -> Path:
+    """A small encoder-decoder (random weights, seeded, "t5", "bart" or "marian") with the
+    byte-level BPE above plus <pad>, </s>, <s>, <unk>; every text ends with </s>."""
+    import torch
+    from tokenizers import Tokenizer, processors
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM, PreTrainedTokenizerFast
+
+    _gpt2_tokenizer(folder)
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.add_special_tokens(["<pad>", "</s>", "<s>", "<unk>"])
+    pad, eos, bos = (tok.token_to_id(t) for t in ("<pad>", "</s>", "<s>"))
+    tok.post_processor = processors.Sequence(
+        [
+            processors.ByteLevel(trim_offsets=True),
+            processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", eos)]),
+        ]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<unk>"
+    )
+    fast.save_pretrained(folder)
+    ids = {"vocab_size": 512, "pad_token_id": pad, "eos_token_id": eos, "bos_token_id": bos,
+           "decoder_start_token_id": eos if model_type == "bart" else pad, "forced_eos_token_id": eos}  # fmt: skip
+    if model_type == "t5":
+        sizes = {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4,
+                 "initializer_factor": 2.0}  # fmt: skip
+    else:
+        sizes = {"d_model": 32, "encoder_layers": 2, "decoder_layers": 3, "encoder_attention_heads": 4,
+                 "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+                 "max_position_embeddings": 64, "init_std": 0.3}  # fmt: skip
+    torch.manual_seed(0)
+    model = AutoModelForSeq2SeqLM.from_config(AutoConfig.for_model(model_type, **{**ids, **sizes, **config}))
+    model.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def sample_texts() -> dict[str, str]:
     folder = Path(__file__).resolve().parent.parent / "sample_texts"

@@ -35,7 +35,7 @@ def compare_panels(sources: Sequence[Attention], pairs: Sequence[tuple[int, int]
         raise UsageError("nothing to compare")
     names = _source_names(sources)
     panels = [
-        Panel(f"{name}L{layer} H{head}", attn.head(layer, head), attn.tokens, attn.tokens)
+        Panel(f"{name}L{layer} H{head}", attn.head(layer, head), attn.tokens, attn.key_tokens)
         for layer, head in pairs
         for attn, name in zip(sources, names, strict=True)
     ]

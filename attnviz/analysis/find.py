@@ -34,11 +34,12 @@ def word_weight(attn: Attention, source: Sequence[int], target: Sequence[int]) -
 
 def rank_heads(attn: Attention, source: str, target: str, top: int = 10) -> list[HeadScore]:
     """The `top` heads by weight from word `source` (query) to word `target` (key), highest
-    first; ties keep layer, then head, order."""
+    first; ties keep layer, then head, order. In cross-attention `source` is a target-text
+    word and `target` a source-text word."""
     if top < 1:
         raise UsageError(f"invalid --top {top}: it must be at least 1")
-    src, tgt = find_token(attn, source), find_token(attn, target)
-    if attn.causal and min(tgt) > max(src):
+    src, tgt = find_token(attn, source), find_token(attn, target, keys=True)
+    if attn.causal and attn.is_self and min(tgt) > max(src):
         raise UsageError(
             f'in a causal model "{source}" cannot attend to "{target}", which comes later: swap the two words'
         )

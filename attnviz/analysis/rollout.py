@@ -19,6 +19,12 @@ def rollout(attn: Attention, fusion: str = "mean") -> np.ndarray:
     """
     if fusion not in FUSIONS:
         raise UsageError(f"invalid fusion '{fusion}': use mean, max or min")
+    if not attn.is_self:
+        raise UsageError(
+            "rollout follows attention through a stack of self-attention layers; cross-attention maps "
+            "the target onto the source and does not chain",
+            hint="use --stack encoder or --stack decoder",
+        )
     if not attn.layers or attn.layers != tuple(range(len(attn.layers))):
         raise UsageError(
             f"rollout needs consecutive layers from 0, but this extraction holds layers {format_indices(attn.layers)}"

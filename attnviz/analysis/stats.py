@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,9 +32,11 @@ class HeadStats:
         _check_key(key)
         return self.self_weight if key == "self" else getattr(self, key)
 
-    def to_dict(self) -> dict[str, int | float]:
-        """JSON-ready form with keys layer, head and `STAT_KEYS`."""
-        return {"layer": self.layer, "head": self.head, **{k: self.value(k) for k in STAT_KEYS}}
+    def to_dict(self) -> dict[str, int | float | None]:
+        """JSON-ready form with keys layer, head and `STAT_KEYS`; a statistic the map has no
+        meaning for (the diagonal of cross-attention) is None."""
+        values = {k: self.value(k) for k in STAT_KEYS}
+        return {"layer": self.layer, "head": self.head, **{k: None if math.isnan(v) else v for k, v in values.items()}}
 
 
 def _check_key(key: str) -> None:
@@ -47,13 +50,17 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     entropy: -sum p ln p in nats (0 ln 0 = 0); max_weight: the row maximum; special_mass:
     weight on special tokens; prev_token: weight of query i on i-1, over i >= 1 (0 for one
     token); self: the diagonal; distance: sum_j p_ij |i - j|. Each is a mean over query rows.
+    Cross-attention has no diagonal: prev_token, self and distance are NaN (n/a) there.
     """
     weights = attn.weights.astype(np.float64)  # (layers, heads, query, key)
     n = attn.n_tokens
     logs = np.log(weights, out=np.zeros_like(weights), where=weights > 0)
     entropy = -(weights * logs).sum(axis=-1).mean(axis=-1)  # (layers, heads)
     max_weight = weights.max(axis=-1).mean(axis=-1)
-    special_mass = weights[..., attn.special].sum(axis=-1).mean(axis=-1)
+    special_mass = weights[..., attn.key_special].sum(axis=-1).mean(axis=-1)
+    if not attn.is_self:  # target positions against source positions: no diagonal to speak of
+        self_weight = prev_token = distance = np.full(weights.shape[:2], np.nan)
+        return _rows(attn, entropy, max_weight, special_mass, prev_token, self_weight, distance)
     diagonal = np.diagonal(weights, axis1=-2, axis2=-1)  # (layers, heads, n)
     self_weight = diagonal.mean(axis=-1)
     if n > 1:
@@ -63,6 +70,12 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     positions = np.arange(n)
     gaps = np.abs(positions[:, None] - positions[None, :])  # (query, key)
     distance = (weights * gaps).sum(axis=-1).mean(axis=-1)
+    return _rows(attn, entropy, max_weight, special_mass, prev_token, self_weight, distance)
+
+
+def _rows(attn: Attention, *stats: np.ndarray) -> list[HeadStats]:
+    """One `HeadStats` per held head from (layers, heads) arrays in field order."""
+    entropy, max_weight, special_mass, prev_token, self_weight, distance = stats
     return [
         HeadStats(
             layer=layer,
@@ -82,7 +95,9 @@ def head_stats(attn: Attention) -> list[HeadStats]:
 def sort_stats(rows: Sequence[HeadStats], key: str, descending: bool = True) -> list[HeadStats]:
     """Rows sorted by statistic `key`; ties keep their order."""
     _check_key(key)
-    return sorted(rows, key=lambda row: row.value(key), reverse=descending)
+    present = [row for row in rows if not math.isnan(row.value(key))]
+    missing = [row for row in rows if math.isnan(row.value(key))]  # n/a sorts last either way
+    return sorted(present, key=lambda row: row.value(key), reverse=descending) + missing
 
 
 def stat_grid(rows: Sequence[HeadStats], key: str) -> np.ndarray:

@@ -36,14 +36,21 @@ def first_word(attn: "Attention") -> int:
 
 
 def _prepare(
-    common: Common, text: str | None, output: Path | None, cmap: str | None, dpi: int, hygiene: bool = True
+    common: Common,
+    text: str | None,
+    output: Path | None,
+    cmap: str | None,
+    dpi: int,
+    hygiene: bool = True,
+    data: bool = False,
 ) -> "Attention":
-    """Validate outputs first, then extract every layer and head and apply token hygiene."""
+    """Validate outputs first, then extract every layer and head (one stack) and apply token
+    hygiene; `data`: stdout carries data (a generated text goes to stderr)."""
     check_image(output, cmap, dpi)
     if common.load is not None and (text is not None or common.file is not None):
         raise UsageError("give TEXT or --load, not both")
     source = "" if common.load is not None else read_text(text, common.file)
-    attn = common.extract(source)
+    attn = common.extract(source, data=data)
     return common.hygiene(attn) if hygiene else attn
 
 
@@ -51,8 +58,12 @@ def _prepare(
 @common_options()
 def find(
     text: TextArg = None,
-    source: Annotated[str, typer.Option("--from", help="The word that attends (query); WORD#2 for the 2nd.")] = "",
-    target: Annotated[str, typer.Option("--to", help="The word attended to (key); WORD#2 for the 2nd.")] = "",
+    from_word: Annotated[
+        str, typer.Option("--from", help="The word that attends (query); WORD#2 for the 2nd.", show_default=False)
+    ] = "",
+    to_word: Annotated[
+        str, typer.Option("--to", help="The word attended to (key); WORD#2 for the 2nd.", show_default=False)
+    ] = "",
     top: Annotated[int, typer.Option("--top", help="How many heads to list.")] = 10,
     json_out: JsonOpt = False,
     cmap: CmapOpt = None,
@@ -67,24 +78,26 @@ def find(
 ) -> None:
     """Rank every head by the weight from one word to another: which heads link "it" to "cat"?"""
     from attnviz.analysis.find import rank_heads
+    from attnviz.analysis.tokens import mark_generated
 
     if corpus is not None or pairs is not None or workers is not None:
         from attnviz.commands.corpus import find_command
 
-        return find_command(common, text, corpus, pairs, source, target, workers=workers, batch=batch, top=top,
+        return find_command(common, text, corpus, pairs, from_word, to_word, workers=workers, batch=batch, top=top,
                             sort="score", json_out=json_out, output=output, cmap=cmap, dpi=dpi)  # fmt: skip
-    if not source or not target:
+    if not from_word or not to_word:
         raise UsageError("find needs --from WORD and --to WORD", hint="e.g. --from it --to cat")
-    attn = _prepare(common, text, output, cmap, dpi)
-    scores = rank_heads(attn, source, target, top)
+    attn = _prepare(common, text, output, cmap, dpi, data=json_out)
+    scores = rank_heads(attn, from_word, to_word, top)
     if json_out:
         print_json([s.to_dict() for s in scores])
         return
+    attn = mark_generated(attn)  # labels only: the ranking ran on the plain tokens
     if output is not None:
         from attnviz.render import image
 
         image.render_panels(
-            find_panels(attn, scores), output, cmap=cmap, dpi=dpi, title=f"heads linking {source} → {target}"
+            find_panels(attn, scores), output, cmap=cmap, dpi=dpi, title=f"heads linking {from_word} → {to_word}"
         )
         info(f"wrote {output} (top {plural(len(scores), 'head')})")
         return
@@ -92,7 +105,7 @@ def find(
     from attnviz.render.reports import find_table
 
     console = common.console()
-    console.print(find_table(scores, source, target, asked=top, heads=len(attn.layers) * len(attn.heads)))
+    console.print(find_table(scores, from_word, to_word, asked=top, heads=len(attn.layers) * len(attn.heads)))
     shown = scores[:FIND_HEATMAPS]
     notes = [] if len(shown) == len(scores) else [
         f"heatmaps of the top {len(shown)} heads; the table ranks all {len(scores)} (--top {len(shown)} draws each)"
@@ -105,7 +118,7 @@ def find_panels(attn: "Attention", scores: "Sequence[HeadScore]") -> "list[Panel
     from attnviz.analysis.compare import Panel
 
     return [
-        Panel(f"#{rank} L{s.layer} H{s.head} {s.weight:.2f}", attn.head(s.layer, s.head), attn.tokens, attn.tokens)
+        Panel(f"#{rank} L{s.layer} H{s.head} {s.weight:.2f}", attn.head(s.layer, s.head), attn.tokens, attn.key_tokens)
         for rank, s in enumerate(scores, 1)
     ]
 
@@ -137,7 +150,7 @@ def stats(
 
         return stats_command(common, text, corpus, workers=workers, batch=batch, sort=sort, json_out=json_out,
                              output=output, cmap=cmap, dpi=dpi)  # fmt: skip
-    attn = _prepare(common, text, output, cmap, dpi)
+    attn = _prepare(common, text, output, cmap, dpi, data=json_out)
     rows = head_stats(attn)
     if sort is not None:
         rows = sort_stats(rows, sort)
@@ -176,12 +189,12 @@ def rollout(
     from attnviz.analysis.rollout import FUSIONS
     from attnviz.analysis.rollout import rollout as compute
     from attnviz.analysis.select import window
-    from attnviz.analysis.tokens import find_token
+    from attnviz.analysis.tokens import find_token, mark_generated
 
     if fusion not in FUSIONS:
         raise UsageError(f"invalid fusion '{fusion}': use {', '.join(FUSIONS)}")
     # rollout runs through every token; --tokens crops the result by the full text's positions
-    raw = _prepare(common, text, output, cmap, dpi, hygiene=False)
+    raw = _prepare(common, text, output, cmap, dpi, hygiene=False, data=json_out)
     attn = common.hygiene(raw)
     whole = dataclasses.replace(common, tokens=None).hygiene(raw)
     matrix = compute(whole, fusion)
@@ -192,6 +205,7 @@ def rollout(
         print_json({"tokens": list(attn.tokens), "rollout": matrix.tolist()})
         return
     index = find_token(attn, query)[0] if query is not None else 0  # the issue's contract: the first token
+    attn = mark_generated(attn)
     if output is not None:
         from attnviz.render import image
 
@@ -232,6 +246,8 @@ def rollout(
         "hide_special",
         "merge_words",
         "tokens",
+        "target",
+        "stack",
     )
 )
 def explain(

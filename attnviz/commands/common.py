@@ -17,11 +17,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from attnviz.attention import Attention
+    from attnviz.models.generation import GenerateOptions
 
 MODEL_PANEL = "Model"
 INPUT_PANEL = "Input"
 TOKENS_PANEL = "Tokens"
 OUTPUT_PANEL = "Output"
+GENERATE_PANEL = "Generation and encoder-decoders"
 
 
 DEBUG = threading.Event()  # set by --debug after the command name; read by the CLI's error handler
@@ -48,28 +50,80 @@ class Common:
     merge_words: bool = False
     tokens: str | None = None
     no_color: bool = False
+    generate: int | None = None
+    sample: bool = False
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    target: str | None = None
+    stack: str | None = None
 
-    def extract(self, text: str, layers: Any = None, heads: Any = None, model: str | None = None) -> "Attention":
-        """Run the model (with a spinner on a terminal) or read `--load`."""
-        from attnviz.models.run import RandomOptions, extract
+    def extract(
+        self, text: str, layers: Any = None, heads: Any = None, model: str | None = None, *, data: bool = False
+    ) -> "Attention":
+        """Run the model (with a spinner on a terminal) or read `--load`; one stack (`--stack`,
+        else an encoder-decoder's cross-attention). `data`: stdout carries data, so the
+        generated text goes to stderr."""
+        from attnviz.models.run import pick_stack
 
+        return pick_stack(self.extract_all(text, layers, heads, model, data=data), self.stack)
+
+    def extract_all(
+        self, text: str, layers: Any = None, heads: Any = None, model: str | None = None, *, data: bool = False
+    ) -> "list[Attention]":
+        """Every stack the run captured: one, or an encoder-decoder's encoder, decoder and cross."""
+        from attnviz.models.run import RandomOptions, check_stack, extract_all
+
+        check_stack(self.stack)
+        generate = self.generation()
         if self.load is not None:
             from attnviz.analysis.select import select
 
             if self.model != "minilm" or self.engine != "auto":
                 raise UsageError("--load renders a saved extraction: --model and --engine do not apply")
+            if generate is not None or self.target is not None:
+                raise UsageError("--load renders a saved extraction: --generate and --target do not apply")
             from attnviz.attention import Attention
 
             attn = Attention.load(self.load)
-            return select(attn, _held(layers, attn.layers, "layer"), _held(heads, attn.heads, "head"))
+            return [select(attn, _held(layers, attn.layers, "layer"), _held(heads, attn.heads, "head"))]
         name = model or self.model
         with spinner(f"running {name} …", self.no_color):
-            return extract(
+            run = extract_all(
                 text, model=name, engine=self.engine, layers=layers, heads=heads,
                 device=self.device, dtype=self.dtype, device_map=self.device_map,
                 trust_remote_code=self.trust_remote_code, max_tokens=self.max_tokens,
                 random=RandomOptions(self.random_layers, self.random_heads, self.random_dim, self.seed),
+                generate=generate, target=self.target,
             )  # fmt: skip
+        if run.written is not None:
+            _announce(run.written, data)
+        return list(run.stacks)
+
+    def generation(self) -> "GenerateOptions | None":
+        """--generate and its sampling flags, checked before any model runs."""
+        from attnviz.models.generation import GenerateOptions
+
+        sampling = [
+            flag
+            for flag, value in (("--temperature", self.temperature), ("--top-k", self.top_k), ("--top-p", self.top_p))
+            if value is not None
+        ]
+        if self.generate is None:
+            if self.sample or sampling:
+                raise UsageError(f"{(['--sample'] if self.sample else sampling)[0]} applies to --generate N")
+            return None
+        if sampling and not self.sample:
+            raise UsageError(f"{sampling[0]} applies to sampling", hint="add --sample (greedy is the default)")
+        options = GenerateOptions(
+            self.generate,
+            sample=self.sample,
+            temperature=1.0 if self.temperature is None else self.temperature,
+            top_k=self.top_k or 0,
+            top_p=1.0 if self.top_p is None else self.top_p,
+            seed=self.seed,
+        )
+        return options.check()
 
     def hygiene(self, attn: "Attention") -> "Attention":
         """--hide-special and --merge-words on the whole text, then --tokens crops (by the full
@@ -110,6 +164,14 @@ def _held(spec: Any, held: tuple[int, ...], what: str) -> list[int] | None:
     if missing:
         raise UsageError(f"{what} {missing[0]} is not in this file: {holds}")
     return chosen
+
+
+def _announce(written: str, data: bool) -> None:
+    """The text the model wrote: on stdout before a view, on stderr when stdout carries data."""
+    from attnviz.render.labels import safe_label
+
+    line = "generated: " + " ".join(safe_label(part) for part in written.splitlines() or [""])
+    print(line, file=sys.stderr if data else sys.stdout, flush=True)
 
 
 class spinner:
@@ -199,7 +261,20 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
     "random_layers": (int, _opt("--random-layers", panel=MODEL_PANEL, help="Layers of --model random.")),
     "random_heads": (int, _opt("--random-heads", panel=MODEL_PANEL, help="Heads of --model random.")),
     "random_dim": (int, _opt("--random-dim", panel=MODEL_PANEL, help="Model width of --model random.")),
-    "seed": (int, _opt("--seed", panel=MODEL_PANEL, help="Seed of --model random.")),
+    "seed": (int, _opt("--seed", panel=MODEL_PANEL, help="Seed of --model random and of --sample.")),
+    "generate": (int | None, _opt("--generate", panel=GENERATE_PANEL, show_default=False,
+        help="Let the model write up to N tokens (greedy; stops at its end token); the view covers them too.")),
+    "sample": (bool, _opt("--sample", panel=GENERATE_PANEL, help="Sample the tokens instead of greedy.")),
+    "temperature": (float | None, _opt("--temperature", panel=GENERATE_PANEL, show_default=False,
+        help="With --sample: divide the logits by T [default: 1].")),
+    "top_k": (int | None, _opt("--top-k", panel=GENERATE_PANEL, show_default=False,
+        help="With --sample: keep the K likeliest tokens [default: off].")),
+    "top_p": (float | None, _opt("--top-p", panel=GENERATE_PANEL, show_default=False,
+        help="With --sample: keep the likeliest tokens holding P of the mass [default: 1, off].")),
+    "target": (str | None, _opt("--target", panel=GENERATE_PANEL, show_default=False,
+        help="Encoder-decoders: the decoder's text (teacher forcing); the TEXT goes to the encoder.")),
+    "stack": (str | None, _opt("--stack", panel=GENERATE_PANEL, show_default=False,
+        help="Encoder-decoders: encoder, decoder or cross [default: all three in show, else cross].")),
     "hide_special": (bool, _opt("--hide-special", panel=TOKENS_PANEL,
         help="Drop [CLS]/[SEP]/BOS/padding and renormalise the rows.")),
     "merge_words": (bool, _opt("--merge-words", panel=TOKENS_PANEL,

@@ -9,7 +9,7 @@ from attnviz.cli import EPILOG, app, info
 from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, print_json, read_text, spinner
 from attnviz.errors import ExitCode, UsageError
 from attnviz.files import check_output_path
-from attnviz.render.labels import plural
+from attnviz.render.labels import plural, stack_title
 
 if TYPE_CHECKING:
     from attnviz.attention import Attention
@@ -63,6 +63,8 @@ def show(
     With no --layer/--head: an overview of every layer x head. With --layer L: that layer's
     heads. With --layer L --head H: one head, large.
     """
+    from rich.text import Text
+
     from attnviz.render import terminal
 
     if scale not in (None, "head", "global"):
@@ -73,41 +75,75 @@ def show(
     if common.load is not None and (text is not None or common.file is not None):
         raise UsageError("give TEXT or --load, not both")
     source = "" if common.load is not None else read_text(text, common.file)
-    attn = common.extract(source, layer, head)
-    shown = common.hygiene(attn)  # a bad --tokens or --query fails before --save writes anything
-    picked = None
-    if query is not None and not json_out and output is None:
-        from attnviz.analysis.tokens import find_token
+    stacks = common.extract_all(source, layer, head, data=json_out)
+    if len(stacks) > 1 and (common.stack is not None or json_out or output is not None or save is not None):
+        from attnviz.models.run import pick_stack
 
-        picked = find_token(shown, query)[0]
+        if common.stack is None:
+            info("an encoder-decoder: the cross stack is written; --stack encoder|decoder|cross picks one")
+        stacks = [pick_stack(stacks, common.stack)]
+    # a bad --tokens or --query fails before --save writes anything
+    shown = [common.hygiene(a) for a in stacks]
+    picked = _query_rows(shown, query) if query is not None and not json_out and output is None else None
     if save is not None:
-        attn.save(save)
-        info(f"saved {plural(len(attn.layers), 'layer')} × {plural(len(attn.heads), 'head')} to {save}")
-    attn = shown
+        stacks[0].save(save)
+        info(f"saved {plural(len(stacks[0].layers), 'layer')} × {plural(len(stacks[0].heads), 'head')} to {save}")
     if json_out:
-        print_json(attn.to_dict())
+        print_json(shown[0].to_dict())
         return
+    from attnviz.analysis.tokens import mark_generated
+
     if output is not None:
         from attnviz.render import image
 
+        attn = mark_generated(shown[0])
         with spinner(f"drawing {plural(len(attn.layers) * len(attn.heads), 'head')} …", common.no_color):
             image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale or "global", values=values)
         info(f"wrote {output} ({plural(len(attn.layers) * len(attn.heads), 'head')})")
         return
     console = common.console()
     cmap = cmap or "viridis"
-    if picked is not None:
-        console.print(terminal.QueryBars(attn, picked, cmap=cmap, offset=attn.positions))
-    elif len(attn.layers) == 1 and len(attn.heads) == 1:
-        console.print(
-            terminal.Heatmap.from_attention(
-                attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values, offset=attn.positions
+    for i, attn in enumerate(mark_generated(a) for a in shown):
+        if picked is not None and picked[i] is None:
+            continue  # the --query word is on the other side of this encoder-decoder
+        overview = picked is None and layer is None and head is None
+        if attn.stack and not overview:  # the overview's own title names its stack
+            console.print(Text(stack_title(attn), style="bold"))
+        if picked is not None:
+            console.print(terminal.QueryBars(attn, picked[i], cmap=cmap, offset=attn.positions))
+        elif len(attn.layers) == 1 and len(attn.heads) == 1:
+            console.print(
+                terminal.Heatmap.from_attention(
+                    attn, attn.layers[0], attn.heads[0], cmap=cmap, values=values, offset=attn.positions
+                )
             )
-        )
-    elif layer is None and head is None:
-        console.print(terminal.Overview(attn, cmap=cmap, hint=_zoom_hint(attn, common.load), scale=scale or "head"))
-    else:
-        console.print(terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale or "global", offset=attn.positions))
+        elif overview:
+            hint = _zoom_hint(attn, common.load)
+            console.print(terminal.Overview(attn, cmap=cmap, hint=hint, scale=scale or "head"))
+        else:
+            console.print(
+                terminal.HeadGrid(attn, cmap=cmap, values=values, scale=scale or "global", offset=attn.positions)
+            )
+
+
+def _query_rows(stacks: "list[Attention]", query: str) -> list[int | None]:
+    """The --query token's row in each stack; None where it is not a query (an encoder-decoder's
+    source word is not in the decoder's stacks, and the reverse); an error if it is in none."""
+    from attnviz.analysis.tokens import find_token
+
+    rows: list[int | None] = []
+    first_error: UsageError | None = None
+    for attn in stacks:
+        try:
+            rows.append(find_token(attn, query)[0])
+        except UsageError as exc:
+            if len(stacks) == 1 or "occurs" in exc.message:  # ambiguous: say so, whichever stack
+                raise
+            first_error = first_error or exc
+            rows.append(None)
+    if all(row is None for row in rows) and first_error is not None:
+        raise first_error
+    return rows
 
 
 def check_image(output: Path | None, cmap: str | None, dpi: int) -> None:
@@ -184,7 +220,9 @@ def compare(
         if len(models) > 1 and len(texts) > 1:
             raise UsageError("compare two models or two texts, not both at once")
         sources = [common.extract(t, layer_spec, head_spec, model=m) for m in models for t in texts]
-    sources = [common.hygiene(a) for a in sources]
+    from attnviz.analysis.tokens import mark_generated
+
+    sources = [mark_generated(common.hygiene(a)) for a in sources]
     panels: list[Panel] = compare_panels(sources, pairs, diff=diff)
     if output is not None:
         from attnviz.render import image
@@ -198,7 +236,9 @@ def compare(
 
 
 @app.command(epilog=EPILOG)
-@common_options(without=("engine", "load", "hide_special", "merge_words", "tokens", "dtype", "device_map"))
+@common_options(
+    without=("engine", "load", "hide_special", "merge_words", "tokens", "dtype", "device_map", "target", "stack")
+)
 def verify(
     text: TextArg = None,
     tol: Annotated[float, typer.Option("--tol", help="Largest absolute difference allowed.")] = 1e-5,
@@ -219,6 +259,15 @@ def verify(
     if not tol >= 0:  # also rejects nan, which every comparison would pass
         raise UsageError(f"invalid --tol {tol:g}: it must be a number ≥ 0", hint="e.g. --tol 1e-5")
     source = read_text(text, common.file)
+    from attnviz.models.resolve import resolve
+    from attnviz.models.run import is_encoder_decoder
+
+    if is_encoder_decoder(resolve(common.model)):
+        raise UsageError(
+            f"verify does not cover encoder-decoders such as '{common.model}': it compares the scratch engine "
+            "with transformers, and the scratch engine runs no encoder-decoder",
+            hint="the tests check the hf engine's three stacks against transformers directly",
+        )
     kwargs = {"model": common.model, "max_tokens": common.max_tokens}
     ours = extract(source, engine="scratch", **kwargs)
     theirs = extract(source, engine="hf", device=common.device, trust_remote_code=common.trust_remote_code, **kwargs)

@@ -31,11 +31,13 @@ def load(
     dtype: str = "float32",
     device_map: str | None = None,
     trust_remote_code: bool = False,
+    generate: bool = False,
 ) -> tuple[Any, Any]:
-    """(model, tokenizer) from a local folder, eager attention, in eval mode."""
+    """(model, tokenizer) from a local folder, eager attention, in eval mode; with its
+    language-model head when it will `generate` or is an encoder-decoder."""
     import torch
     import transformers
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -61,7 +63,21 @@ def load(
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
         _check_vocabulary(tokenizer, folder)
-        model = AutoModel.from_pretrained(str(folder), **kwargs)
+        config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        if getattr(config, "is_encoder_decoder", False):
+            auto: Any = AutoModelForSeq2SeqLM
+        elif generate:
+            from attnviz.models.hf_generate import is_decoder
+
+            if not is_decoder(config):
+                raise UsageError(
+                    f"--generate needs a decoder, and '{folder.name}' ({config.model_type}) is an encoder",
+                    hint="use a GPT-2 or Llama-family model, or an encoder-decoder",
+                )
+            auto = AutoModelForCausalLM
+        else:
+            auto = AutoModel
+        model = auto.from_pretrained(str(folder), **kwargs)
     except (UsageError, ModelError):
         raise
     except ValueError as exc:
@@ -79,8 +95,6 @@ def load(
                 hint="use a model.safetensors copy from a source you trust",
             ) from None
         raise ModelError(f"cannot load model '{folder}': {_first_line(exc)}") from exc
-    if getattr(model.config, "is_encoder_decoder", False):
-        raise ModelError(f"'{folder.name}' is an encoder-decoder model; attnviz runs encoders and decoders")
     if device_map is None:
         try:
             model.to(device)
@@ -107,7 +121,8 @@ def _check_vocabulary(tokenizer: Any, folder: Path) -> None:
 # Models whose position ids start after the padding id (fairseq's convention): of
 # max_position_embeddings = 514, only 512 positions are usable.
 _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "data2vec-text",
-                     "roberta-prelayernorm", "ibert", "mpnet", "bart", "mbart"}  # fmt: skip
+                     "roberta-prelayernorm", "ibert", "mpnet"}  # fmt: skip
+# (BART and mBART also offset positions, by 2, but their tables have 2 extra rows for it.)
 
 
 def max_positions(model: Any, tokenizer: Any) -> int:
@@ -127,10 +142,17 @@ def max_positions(model: Any, tokenizer: Any) -> int:
     return min(limits) if limits else 1024
 
 
-def tokenize(tokenizer: Any, text: str, limit: int, user_limit: bool = False) -> tuple[dict, Tokens]:
-    """Model inputs plus the same display labels the scratch engine makes."""
-    total = len(tokenizer(text)["input_ids"])
-    inputs = tokenizer(text, return_tensors="pt", truncation=total > limit, max_length=limit)
+def tokenize(
+    tokenizer: Any, text: str, limit: int, user_limit: bool = False, *, target: bool = False
+) -> tuple[dict, Tokens]:
+    """Model inputs plus the same display labels the scratch engine makes; `target` tokenises
+    an encoder-decoder's decoder text (some models use a second vocabulary for it)."""
+
+    def call(**options: Any) -> Any:
+        return tokenizer(text_target=text, **options) if target else tokenizer(text, **options)
+
+    total = len(call()["input_ids"])
+    inputs = call(return_tensors="pt", truncation=total > limit, max_length=limit)
     if total > limit:
         warn_truncated(total, inputs["input_ids"].shape[1], limit, user_limit)
     if inputs["input_ids"].shape[1] == 0:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 from attnviz.models import scratch
+from attnviz.models.generation import GenerateOptions
 from attnviz.models.resolve import ModelSource, hub_folder, resolve
 from attnviz.models.tokens import Tokens, check_text, encode, encode_words, load_tokenizer
 
 ENGINES = ("auto", "scratch", "hf")
+STACKS = ("encoder", "decoder", "cross")  # an encoder-decoder's three kinds of attention
 SMALL_INPUT = 128  # tokens
 RANDOM_MAX = {"layers": 12, "heads": 16, "dim": 768}  # BERT-base sized: attention of 1024 tokens < 1 GB
 
@@ -44,6 +47,16 @@ class RandomOptions:
             )
         if self.seed < 0:
             raise UsageError(f"--seed must be 0 or more, not {self.seed}")
+
+
+def is_encoder_decoder(source: ModelSource) -> bool:
+    """A T5/BART/Marian-style model, from its config.json (False when there is none to read)."""
+    if source.path is None:
+        return False
+    try:
+        return bool(scratch.read_config(source.path).get("is_encoder_decoder", False))
+    except Exception:  # no or bad config: whatever runs it next reports that
+        return False
 
 
 def pick_engine(source: ModelSource, engine: str) -> str:
@@ -77,7 +90,47 @@ def pick_engine(source: ModelSource, engine: str) -> str:
     return "scratch"
 
 
+@dataclass(frozen=True)
+class Extraction:
+    """Every stack a run captured (one, or an encoder-decoder's three) and what the model wrote."""
+
+    stacks: tuple[Attention, ...]
+    written: str | None = None  # the generated text, when the model generated any
+
+    def pick(self, stack: str | None) -> Attention:
+        """One stack: the asked one, else the only one, else an encoder-decoder's cross-attention."""
+        return pick_stack(self.stacks, stack)
+
+
+def pick_stack(stacks: Sequence[Attention], stack: str | None) -> Attention:
+    """The `--stack` asked for among `stacks` (cross-attention when None and there are three)."""
+    check_stack(stack)
+    if len(stacks) == 1:
+        if stack is not None and stack != stacks[0].stack:
+            raise UsageError(f"--stack {stack} is not in this extraction: it holds {_stack_name(stacks[0])}")
+        return stacks[0]
+    wanted = stack or "cross"
+    return next(a for a in stacks if a.stack == wanted)
+
+
+def check_stack(stack: str | None) -> None:
+    if stack is not None and stack not in STACKS:
+        raise UsageError(f"invalid --stack '{stack}'", hint="use " + ", ".join(STACKS))
+
+
+def _stack_name(attn: Attention) -> str:
+    return f"the {attn.stack} stack only" if attn.stack else "one stack (the model is not an encoder-decoder)"
+
+
 def extract(
+    text: str, model: str = "minilm", engine: str = "auto", *, stack: str | None = None, **options: Any
+) -> Attention:
+    """Run `model` on `text`; keep the selected layers and heads (all when None). For an
+    encoder-decoder, `stack` picks encoder, decoder or cross (the default) attention."""
+    return extract_all(text, model, engine, **options).pick(stack)
+
+
+def extract_all(
     text: str,
     model: str = "minilm",
     engine: str = "auto",
@@ -90,8 +143,11 @@ def extract(
     trust_remote_code: bool = False,
     max_tokens: int | None = None,
     random: RandomOptions | None = None,
-) -> Attention:
-    """Run `model` on `text`; keep the selected layers and heads (all when None)."""
+    generate: GenerateOptions | None = None,
+    target: str | None = None,
+) -> Extraction:
+    """Every stack of `model` on `text`; `generate` lets a decoder continue the text, `target`
+    is an encoder-decoder's decoder text (teacher forcing)."""
     torch_only = [
         flag
         for flag, used in (("--device", device != "cpu"), ("--dtype", dtype != "float32"), ("--device-map", device_map))
@@ -99,13 +155,34 @@ def extract(
     ]
     if torch_only and engine == "scratch":
         raise UsageError(f"{', '.join(torch_only)} applies to the hf engine only", hint="use --engine hf or auto")
+    if generate is not None:
+        generate.check()
+    if target is not None:
+        check_text(target)
     source = _source(text, model, max_tokens)
-    # options that only transformers has (a GPU, half precision) ask for the hf engine
-    chosen = pick_engine(source, "hf" if torch_only and engine == "auto" else engine)
+    # options that only transformers has (a GPU, half precision, a decoder text) ask for the hf engine
+    wants_hf = (torch_only or target is not None) and engine == "auto"
+    chosen = pick_engine(source, "hf" if wants_hf else engine)
+    if chosen == "scratch" and generate is not None:
+        if engine == "auto" and source.kind == "folder":
+            chosen = "hf"
+        else:
+            raise UsageError(
+                "the scratch engine does not generate yet"
+                if source.kind == "folder"
+                else "--generate needs a decoder, and the random model is an encoder (BERT-style)",
+                hint="use --engine hf with a decoder model",
+            )
     if chosen == "scratch":
-        return _extract_scratch(text, source, layers, heads, max_tokens, random or RandomOptions())
-    return _extract_hf(
-        text, source, layers, heads, max_tokens,
+        if target is not None:
+            raise UsageError(
+                "--target is for encoder-decoders, which the scratch engine does not run", hint="use --engine hf"
+            )
+        return _extract_scratch(text, source, layers, heads, max_tokens, random or RandomOptions(), generate)
+    from attnviz.models import hf_run
+
+    return hf_run.extract(
+        text, source, layers, heads, max_tokens, generate, target,
         device=device, dtype=dtype, device_map=device_map, trust_remote_code=trust_remote_code,
     )  # fmt: skip
 
@@ -141,36 +218,27 @@ def scratch_tokens(model: scratch.Transformer, tokenizer: object | None, text: s
 
 
 def _extract_scratch(
-    text: str, source: ModelSource, layers: Selection, heads: Selection, max_tokens: int | None, random: RandomOptions
-) -> Attention:
+    text: str,
+    source: ModelSource,
+    layers: Selection,
+    heads: Selection,
+    max_tokens: int | None,
+    random: RandomOptions,
+    generate: GenerateOptions | None = None,
+) -> Extraction:
     model, tokenizer = load_scratch(source, random)
     c = model.config
     layer_ids = indices(layers, c.n_layer, "layer")
     head_ids = indices(heads, c.n_head, "head")
     tokens = scratch_tokens(model, tokenizer, text, max_tokens)
+    if generate is not None:
+        from attnviz.models import scratch_generate
+
+        return scratch_generate.extract(model, tokenizer, tokens, text, source.name, layer_ids, head_ids, generate)
     with blas_threads_for(len(tokens.ids)):
         kept, _ = model.forward(tokens.ids, layer_ids)
     weights = _stack(kept, layer_ids, head_ids, c.n_head)
-    return _attention(tokens, weights, layer_ids, head_ids, c.causal, source.name, "scratch", text)
-
-
-def _extract_hf(
-    text: str, source: ModelSource, layers: Selection, heads: Selection, max_tokens: int | None, **load_options: object
-) -> Attention:
-    from attnviz.models import hf
-
-    assert source.path is not None
-    model, tokenizer = hf.load(source.path, **load_options)
-    config = model.config
-    layer_ids = indices(layers, config.num_hidden_layers, "layer")
-    head_ids = indices(heads, config.num_attention_heads, "head")
-    limit = hf.max_positions(model, tokenizer)
-    by_user = max_tokens is not None and max_tokens <= limit
-    inputs, tokens = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit), by_user)
-    kept = hf.run(model, inputs, layer_ids, head_ids)
-    weights = _stack(kept, layer_ids, list(range(len(head_ids))), len(head_ids))
-    causal = bool(getattr(config, "is_decoder", False)) or _looks_causal(weights)
-    return _attention(tokens, weights, layer_ids, head_ids, causal, source.name, "hf", text)
+    return Extraction((_attention(tokens, weights, layer_ids, head_ids, c.causal, source.name, "scratch", text),))
 
 
 def blas_threads_for(n_tokens: int) -> contextlib.AbstractContextManager[object]:
@@ -204,7 +272,7 @@ def _looks_causal(weights: np.ndarray) -> bool:
 
 def _attention(
     tokens: Tokens, weights: np.ndarray, layers: list[int], heads: list[int],
-    causal: bool, model: str, engine: str, text: str,
+    causal: bool, model: str, engine: str, text: str, **more: Any,
 ) -> Attention:  # fmt: skip
     return Attention(
         tokens=tokens.labels,
@@ -217,6 +285,7 @@ def _attention(
         model=model,
         engine=engine,
         text=text,
+        **more,
     )
 
 
@@ -241,6 +310,12 @@ def record_layer(
 ) -> tuple[Attention, dict[str, np.ndarray]]:
     """One layer's attention plus its recorded intermediates (q, k, v, merged…), scratch engine."""
     source = _source(text, model, max_tokens)
+    if is_encoder_decoder(source):
+        raise UsageError(
+            f"explain does not cover encoder-decoders such as '{source.name}': it follows one self-attention "
+            "head through the scratch engine, which runs BERT- and GPT-2-family models",
+            hint="show, find, stats and rollout take encoder-decoders with --target or --generate",
+        )
     if pick_engine(source, "auto") != "scratch":
         raise UsageError(
             f"explain needs the scratch engine, which cannot run '{source.name}'",

@@ -35,6 +35,7 @@ from attnviz.render.figure import (
     text_width_pt,
     token_label,
 )
+from attnviz.render.labels import stack_title
 from attnviz.render.mosaic import MosaicLayout, compose, grid_slots, pool_blocks
 from attnviz.render.panels import (
     CAPTION_PT,
@@ -111,7 +112,7 @@ def render_head(
     vmin, vmax = colour_range(matrix, diverging=diverging)
     with quiet_glyphs():
         row = draw_row(
-            [Panel("", matrix, attn.tokens, attn.tokens)],
+            [Panel("", matrix, attn.tokens, attn.key_tokens)],
             out,
             colormap=colormap,
             dpi=dpi,
@@ -222,7 +223,8 @@ def render_grid(
     title_pt = clamp(panel_in * 72 * 0.085, 6.0, 9.0)
     label_pt = clamp(panel_in * 72 / n * 0.8, 5.5, 7.5)
     labels = [token_label(t) for t in attn.tokens]
-    label_in = text_width_pt(labels, label_pt) / 72 + 0.06
+    key_labels = [token_label(t) for t in attn.key_tokens]  # = labels, but in cross-attention
+    label_in = text_width_pt(labels + key_labels, label_pt) / 72 + 0.06
     about, notes = _captions(attn)
     captions = [about, " · ".join(filter(None, ["rows: queries · columns: keys", notes])), ""]
     top = MARGIN_IN + header_lines(header, captions) + title_pt * 1.6 / 72
@@ -235,14 +237,14 @@ def render_grid(
         (MAX_GRID_IN - top - bottom - (rows - 1) * gap_y_in) / rows,
     )
     cell_in = panel_in / n
-    labels_all = labels
+    labels_all = labels if attn.is_self else [*labels, "·", *key_labels]
     # More cells than pixels: draw k×k block means (a 12-head grid of 4096 tokens is 200M
     # cells; colouring them all for imshow takes 16 GB). Labels name each block's first token.
     k = max(1, math.floor(1 / (cell_in * dpi))) if out.suffix.lower() == ".png" else max(1, math.ceil(n / 1024))
     if k > 1:
         panels = np.stack([pool_blocks(p, k) for p in panels], dtype=np.float32)  # (layer·head, query/k, key/k)
         nq, nk = panels.shape[1:]
-        n, cell_in, labels = max(nq, nk), cell_in * k, labels[::k]
+        n, cell_in, labels, key_labels = max(nq, nk), cell_in * k, labels[::k], key_labels[::k]
         captions[0] += f" · 1 cell = {k}×{k} tokens (block means)"
     if peaks is not None:
         panels = panels / np.where(np.isfinite(peaks) & (peaks > 0), peaks, 1.0)
@@ -293,7 +295,7 @@ def render_grid(
                 color=TEXT_COLOR,
             )
         if step:
-            _draw_edge_labels(ax, layout, labels, step, label_pt, pad)
+            _draw_edge_labels(ax, layout, (labels, key_labels), step, label_pt, pad)
         add_colorbar(fig, image, left + body_w + 0.25, height - top, body_h, label)
         draw_header(fig, header, captions)
     save_figure(fig, out, dpi)
@@ -315,7 +317,9 @@ def _only(indices: tuple[int, ...], what: str) -> int:
 
 def _captions(attn: Attention) -> list[str]:
     """A line about the text and one about what transforms did to it."""
-    about = f"{len(attn.tokens)} tokens"
+    about = f"{len(attn.tokens)} tokens" if attn.is_self else f"{attn.n_queries} target × {attn.n_keys} source tokens"
+    if stack_title(attn):
+        about = f"{stack_title(attn)} · {about}"
     if attn.text:
         about += f" · “{shorten(attn.text, 90)}”"
     return [about, " · ".join(attn.notes)]
@@ -339,9 +343,12 @@ def _draw_frames(ax: Axes, layout: MosaicLayout) -> None:
     ax.add_collection(LineCollection(outlines, colors=FRAME_COLOR, linewidths=0.5))
 
 
-def _draw_edge_labels(ax: Axes, layout: MosaicLayout, labels: list[str], step: int, size: float, pad: float) -> None:
+def _draw_edge_labels(
+    ax: Axes, layout: MosaicLayout, labels: tuple[list[str], list[str]], step: int, size: float, pad: float
+) -> None:
     """Query tokens left of the first panel column, key tokens under the last panel row."""
     height = layout.shape[0]
+    labels, key_labels = labels
     for r in range(layout.rows):
         y0 = r * (layout.panel_h + layout.gap_y)
         for i in range(0, layout.panel_h, step):
@@ -362,7 +369,7 @@ def _draw_edge_labels(ax: Axes, layout: MosaicLayout, labels: list[str], step: i
             ax.text(
                 x0 + j,
                 height - 0.5 + pad,
-                labels[j],
+                key_labels[j],
                 ha="center",
                 va="top",
                 fontsize=size,

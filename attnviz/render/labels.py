@@ -144,3 +144,15 @@ def positions_of(offset: int | Sequence[int], n: int) -> tuple[int, ...]:
     given = tuple(int(p) for p in offset)[:n]
     start = given[-1] + 1 if given else 0
     return given + tuple(range(start, start + n - len(given)))  # labels past the given ones
+
+
+_STACKS = {
+    "encoder": "encoder self-attention (source × source)",
+    "decoder": "decoder self-attention (target × target, causal)",
+    "cross": "cross-attention (target queries × source keys)",
+}
+
+
+def stack_title(attn: object) -> str:
+    """What an encoder-decoder's map is ('cross-attention (target queries × source keys)'), or ''."""
+    return _STACKS.get(str(getattr(attn, "stack", "")), "")

@@ -25,7 +25,7 @@ from attnviz.render.canvas import (
     number,
     one_line,
 )
-from attnviz.render.labels import fit, pad, plural, positions_of, safe_label
+from attnviz.render.labels import fit, pad, plural, positions_of, safe_label, stack_title
 from attnviz.render.mosaic import resample
 
 ZOOM_HINT = "zoom in: attnviz show TEXT --layer L --head H"
@@ -78,6 +78,14 @@ def token_list(tokens: Sequence[str], width: int, positions: Sequence[int]) -> l
     return [Text(row, style="dim") for row in rows[:_TOKEN_LINES]]
 
 
+def _square(matrix: np.ndarray, side: int) -> np.ndarray:
+    """A side×side thumbnail: area means down to the side, and a shorter axis (the target of a
+    cross-attention map) stretched to it by repeating rows or columns."""
+    rows, cols = min(side, matrix.shape[0]), min(side, matrix.shape[1])
+    small = resample(matrix, rows, cols)
+    return small[(np.arange(side) * rows) // side][:, (np.arange(side) * cols) // side]
+
+
 class Overview(Drawing):
     """Every layer × head as a small thumbnail: layers down, heads across (a model view)."""
 
@@ -100,7 +108,7 @@ class Overview(Drawing):
 
     def _size(self, width: int) -> tuple[int, int, int]:
         """(thumbnail side, heads per section, label width) that fit `width`."""
-        n, heads = self.attn.n_tokens, len(self.attn.heads)
+        n, heads = max(self.attn.n_queries, self.attn.n_keys), len(self.attn.heads)
         lead = max((len(f"L{layer}") for layer in self.attn.layers), default=2) + 1
         per = max(1, heads)
         side = min(n, _THUMB_MAX, (width - lead) // per - 1)
@@ -112,10 +120,12 @@ class Overview(Drawing):
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
         attn = self.attn
         painter = Painter(self.cmap, mono)
-        n = attn.n_tokens
+        n = max(attn.n_queries, attn.n_keys)
         layers, heads = plural(len(attn.layers), "layer"), plural(len(attn.heads), "head")
-        shape = f"{layers} × {heads}, {plural(n, 'token')}"
-        short = f"{len(attn.layers)}×{heads}, {plural(n, 'token')}"
+        sizes = plural(n, "token") if attn.is_self else f"{attn.n_queries} target × {attn.n_keys} source tokens"
+        stack = f"{stack_title(attn)}: " if stack_title(attn) else ""
+        shape = f"{stack}{layers} × {heads}, {sizes}"
+        short = f"{stack}{len(attn.layers)}×{heads}, {sizes}"
         name = fit(safe_label(attn.model), max(1, width - cell_len(short) - 2)) if attn.model else ""
         title = Text(name + "  " if name else "", style="bold")
         title.append_text(one_line((shape, short), width - title.cell_len))
@@ -125,7 +135,7 @@ class Overview(Drawing):
         lines += token_list(attn.tokens, width, attn.positions)
         side, per, lead = self._size(width)
         thumbs_of = {
-            (li, h): resample(attn.weights[li, h], side, side)
+            (li, h): _square(attn.weights[li, h], side)
             for li in range(len(attn.layers))
             for h in range(len(attn.heads))
         }
@@ -179,7 +189,7 @@ class QueryBars(Drawing):
             raise UsageError(f"top must be at least 1, not {top}")
         self.attn = attn
         self.query = query
-        self.top = min(top, attn.n_tokens)
+        self.top = min(top, attn.n_keys)
         self.cmap = colormaps.lookup(cmap)
         self.notes = tuple(attn.notes if notes is None else notes)
         self.positions = positions_of(attn.positions if offset is None else offset, attn.n_tokens)
@@ -195,8 +205,9 @@ class QueryBars(Drawing):
         title.append(f": top {plural(self.top, 'key')} of each head (full bar = {full:g})")
         lines = [title] if title.cell_len <= width else [one_line(title.plain, width, "bold")]
 
-        labels = [safe_label(t) for t in attn.tokens]
-        digits = len(str(max(self.positions)))
+        labels = [safe_label(t) for t in attn.key_tokens]
+        key_positions = self.positions if attn.is_self else positions_of(attn.key_offset, attn.n_keys)
+        digits = len(str(max(*self.positions, *key_positions)))
         longest = max(map(cell_len, labels))
         key_width = min(digits + 1 + longest, max(digits + 2, 16))
         heads = [(li, hi) for li in range(len(attn.layers)) for hi in range(len(attn.heads))]
@@ -214,7 +225,7 @@ class QueryBars(Drawing):
             block_lines = [Text(fit(name, key_width + bar_width + 5), style="bold")]
             for j in order:
                 value = float(row[j])
-                key = pad(f"{self.positions[j]:>{digits}} {labels[j]}", key_width)
+                key = pad(f"{key_positions[j]:>{digits}} {labels[j]}", key_width)
                 line = Text(key + " ")
                 line.append(bar(value / full, bar_width), style=painter.fg(0.15 + 0.85 * value / full))
                 line.append(" " + (number(value, 3) or "").rjust(3))

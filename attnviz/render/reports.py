@@ -53,8 +53,13 @@ def stats_table(rows: Sequence[HeadStats], sort: str | None) -> Table:
         header = key + (" ▼" if key == sort else "")
         table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for r in rows:
-        table.add_row(str(r.layer), str(r.head), *(f"{r.value(k):.3f}" for k in STAT_KEYS))
+        table.add_row(str(r.layer), str(r.head), *(_stat(r.value(k)) for k in STAT_KEYS))
     return table
+
+
+def _stat(value: float) -> str:
+    """'n/a' for a statistic the map has no meaning for (NaN)."""
+    return "n/a" if np.isnan(value) else f"{value:.3f}"
 
 
 def share_bars(values: np.ndarray, labels: Sequence[str], title: str, top: int | None = None) -> Table:

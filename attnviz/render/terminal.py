@@ -345,11 +345,11 @@ class HeadGrid(_Matrices):
         if scale == "global":
             self.legend_scale = Scale.fit([m for _, m in heads], "global (all heads share it)")
             self.scales = [self.legend_scale] * len(heads)
-            self.panels = [_checked(Panel(t, m, attn.tokens, attn.tokens)) for t, m in heads]
+            self.panels = [_checked(Panel(t, m, attn.tokens, attn.key_tokens)) for t, m in heads]
         else:
             self.scales = [Scale.fit([m], "per head") for _, m in heads]
             self.panels = [
-                _checked(Panel(f"{t} max {_short(s.vmax)}", m, attn.tokens, attn.tokens))
+                _checked(Panel(f"{t} max {_short(s.vmax)}", m, attn.tokens, attn.key_tokens))
                 for (t, m), s in zip(heads, self.scales, strict=True)
             ]
             low = min((s.vmin for s in self.scales), default=0.0)
