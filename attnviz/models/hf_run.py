@@ -39,7 +39,8 @@ def extract(
         )
     layer_ids = indices(layers, config.num_hidden_layers, "layer")
     head_ids = indices(heads, config.num_attention_heads, "head")
-    inputs, tokens = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit))
+    by_user = max_tokens is not None and max_tokens <= limit
+    inputs, tokens = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit), by_user)
     if generate is None:
         kept = hf.run(model, inputs, layer_ids, head_ids)
         weights = _stack(kept, layer_ids, list(range(len(head_ids))), len(head_ids))
@@ -76,7 +77,7 @@ def _seq2seq(
             f"'{name}' is an encoder-decoder: its decoder needs a text",
             hint="give one with --target TEXT, or let it write with --generate N",
         )
-    inputs, source = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit))
+    inputs, source = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit), max_tokens is not None)
     start = hf_generate.decoder_start(model)
     ends = stop_ids(model.config.eos_token_id, getattr(model.generation_config, "eos_token_id", None))
     prefix = Tokens(
