@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,11 +22,11 @@ class HeadStats:
     entropy: float
     max_weight: float
     special_mass: float
-    prev_token: float
-    self_weight: float  # 'self' in `to_dict` and `STAT_KEYS`
-    distance: float
+    prev_token: float | None  # None: not applicable (cross-attention has no diagonal)
+    self_weight: float | None  # 'self' in `to_dict` and `STAT_KEYS`
+    distance: float | None
 
-    def value(self, key: str) -> float:
+    def value(self, key: str) -> float | None:
         """The statistic named `key` (one of `STAT_KEYS`)."""
         _check_key(key)
         return self.self_weight if key == "self" else getattr(self, key)
@@ -35,8 +34,7 @@ class HeadStats:
     def to_dict(self) -> dict[str, int | float | None]:
         """JSON-ready form with keys layer, head and `STAT_KEYS`; a statistic the map has no
         meaning for (the diagonal of cross-attention) is None."""
-        values = {k: self.value(k) for k in STAT_KEYS}
-        return {"layer": self.layer, "head": self.head, **{k: None if math.isnan(v) else v for k, v in values.items()}}
+        return {"layer": self.layer, "head": self.head, **{k: self.value(k) for k in STAT_KEYS}}
 
 
 def _check_key(key: str) -> None:
@@ -59,8 +57,7 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     max_weight = weights.max(axis=-1).mean(axis=-1)
     special_mass = weights[..., attn.key_special].sum(axis=-1).mean(axis=-1)
     if not attn.is_self:  # target positions against source positions: no diagonal to speak of
-        self_weight = prev_token = distance = np.full(weights.shape[:2], np.nan)
-        return _rows(attn, entropy, max_weight, special_mass, prev_token, self_weight, distance)
+        return _rows(attn, entropy, max_weight, special_mass, None, None, None)
     diagonal = np.diagonal(weights, axis1=-2, axis2=-1)  # (layers, heads, n)
     self_weight = diagonal.mean(axis=-1)
     if n > 1:
@@ -73,19 +70,23 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     return _rows(attn, entropy, max_weight, special_mass, prev_token, self_weight, distance)
 
 
-def _rows(attn: Attention, *stats: np.ndarray) -> list[HeadStats]:
-    """One `HeadStats` per held head from (layers, heads) arrays in field order."""
+def _rows(attn: Attention, *stats: np.ndarray | None) -> list[HeadStats]:
+    """One `HeadStats` per held head from (layers, heads) arrays in field order (None: n/a)."""
+
+    def at(values: np.ndarray | None, i: int, j: int) -> float | None:
+        return None if values is None else float(values[i, j])
+
     entropy, max_weight, special_mass, prev_token, self_weight, distance = stats
     return [
         HeadStats(
             layer=layer,
             head=head,
-            entropy=float(entropy[i, j]),
-            max_weight=float(max_weight[i, j]),
-            special_mass=float(special_mass[i, j]),
-            prev_token=float(prev_token[i, j]),
-            self_weight=float(self_weight[i, j]),
-            distance=float(distance[i, j]),
+            entropy=at(entropy, i, j),
+            max_weight=at(max_weight, i, j),
+            special_mass=at(special_mass, i, j),
+            prev_token=at(prev_token, i, j),
+            self_weight=at(self_weight, i, j),
+            distance=at(distance, i, j),
         )
         for i, layer in enumerate(attn.layers)
         for j, head in enumerate(attn.heads)
@@ -95,8 +96,8 @@ def _rows(attn: Attention, *stats: np.ndarray) -> list[HeadStats]:
 def sort_stats(rows: Sequence[HeadStats], key: str, descending: bool = True) -> list[HeadStats]:
     """Rows sorted by statistic `key`; ties keep their order."""
     _check_key(key)
-    present = [row for row in rows if not math.isnan(row.value(key))]
-    missing = [row for row in rows if math.isnan(row.value(key))]  # n/a sorts last either way
+    present = [row for row in rows if row.value(key) is not None]
+    missing = [row for row in rows if row.value(key) is None]  # n/a sorts last either way
     return sorted(present, key=lambda row: row.value(key), reverse=descending) + missing
 
 
@@ -108,5 +109,6 @@ def stat_grid(rows: Sequence[HeadStats], key: str) -> np.ndarray:
     heads = sorted({row.head for row in rows})
     grid = np.full((len(layers), len(heads)), np.nan)
     for row in rows:
-        grid[layers.index(row.layer), heads.index(row.head)] = row.value(key)
+        value = row.value(key)
+        grid[layers.index(row.layer), heads.index(row.head)] = np.nan if value is None else value
     return grid

@@ -57,9 +57,9 @@ def stats_table(rows: Sequence[HeadStats], sort: str | None) -> Table:
     return table
 
 
-def _stat(value: float) -> str:
-    """'n/a' for a statistic the map has no meaning for (NaN)."""
-    return "n/a" if np.isnan(value) else f"{value:.3f}"
+def _stat(value: float | None) -> str:
+    """'n/a' for a statistic the map has no meaning for (None)."""
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def share_bars(values: np.ndarray, labels: Sequence[str], title: str, top: int | None = None) -> Table:
