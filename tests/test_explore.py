@@ -16,9 +16,10 @@ from attnviz.analysis.stats import head_stats
 from attnviz.attention import Attention
 from attnviz.commands.common import Common
 from attnviz.commands.explore import explainer_for
-from attnviz.explore.app import ExplainScreen, ExploreApp, FindDialog, HeadScreen, KeysDialog, OverviewScreen
+from attnviz.explore.app import ExplainScreen, ExploreApp, HeadScreen, OverviewScreen
+from attnviz.explore.dialogs import FindDialog, KeysDialog
 from attnviz.explore.state import Session
-from attnviz.explore.widgets import HeadHeatmap, OverviewMap, QuerySentence
+from attnviz.explore.widgets import HeadHeatmap, OverviewMap, QueryPane
 
 SEED = "The cat sat on the mat because it was comfortable"
 
@@ -211,21 +212,20 @@ def test_the_mouse_selects_heads_and_tokens(seed: Attention) -> None:
     app = ExploreApp(session(seed))
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        view = app.screen.query_one(OverviewMap).view()
-        width = app.screen.query_one(OverviewMap).content_size.width
-        _, geo = view.laid(app.console, width, False)
+        overview = app.screen.query_one(OverviewMap)
+        _, geo = overview.view().laid(app.console, overview._width(), False)
         line, column = geo.places[2, 3]
         await pilot.click(OverviewMap, offset=(column + 1, line))
         assert (app.session.layer, app.session.head) == (2, 3)
         assert isinstance(app.screen, OverviewScreen)
         await pilot.click(OverviewMap, offset=(column + 1, line))  # the selected head again: open it
         assert isinstance(app.screen, HeadScreen)
-        sentence = app.screen.query_one(QuerySentence)
-        line, start, _ = sentence._sentence.spans[seed.tokens.index("mat")]
-        await pilot.click(QuerySentence, offset=(start, line))
+        pane = app.screen.query_one(QueryPane)
+        line, start, _ = pane._sentence.spans[seed.tokens.index("mat")]
+        await pilot.click(QueryPane, offset=(start, pane._stack.starts[-1] + line))
         assert seed.tokens[app.session.query] == "mat"
         heatmap = app.screen.query_one(HeadHeatmap).view()
-        top = heatmap.laid(app.console, app.screen.query_one(HeadHeatmap).content_size.width, False)[1][0]
+        top = heatmap.laid(app.console, app.screen.query_one(HeadHeatmap)._width(), False)[1][0]
         await pilot.click(HeadHeatmap, offset=(20, top + 2))  # the third row
         assert app.session.query == 2
 
@@ -269,7 +269,7 @@ def test_a_long_text_pools_and_the_query_marker_follows(seed: Attention) -> None
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("enter")
         view = app.screen.query_one(HeadHeatmap).view()
-        width = app.screen.query_one(HeadHeatmap).content_size.width
+        width = app.screen.query_one(HeadHeatmap)._width()
         first = view.row_line(app.console, width, False)
         await pilot.press("pagedown", "pagedown", "pagedown", "pagedown")
         assert app.session.query == 40

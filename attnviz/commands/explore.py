@@ -1,6 +1,7 @@
 """explore: everything show, find, stats and explain give, in one full-screen terminal app."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from attnviz.cli import EPILOG, app
@@ -26,11 +27,16 @@ def explore(text: TextArg = None, cmap: CmapOpt = None, *, common: Common) -> No
     if not (sys.stdin.isatty() or text == "-") or not sys.stdout.isatty():
         raise UsageError("explore is a full-screen app: it needs a terminal", hint="use attnviz show for a pipe")
     source = "" if common.load is not None else read_text(text, common.file)
-    attn = common.hygiene(common.extract(source))
+    with ThreadPoolExecutor(1) as pool:
+        # Textual's import (a few hundred ms of Python) overlaps the model's run, whose numpy
+        # and file reading leave the interpreter free; an error still surfaces here, as one line.
+        running = pool.submit(lambda: common.hygiene(common.extract(source)))
+        from attnviz.explore.app import ExploreApp
+        from attnviz.explore.state import Session
+
+        attn = running.result()
     if common.no_color:
         os.environ["NO_COLOR"] = "1"  # Textual reads it when the app starts
-    from attnviz.explore.app import ExploreApp
-    from attnviz.explore.state import Session
 
     explainer, missing = explainer_for(common, source, attn)
     ExploreApp(Session(attn, cmap=cmap or "viridis", explainer=explainer, explain_missing=missing)).run()

@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.table import Table
-from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
 
-from attnviz.errors import AttnvizError, UsageError
+from attnviz.errors import AttnvizError
 from attnviz.explore.state import Session
 from attnviz.explore.widgets import (
     ExplainReport,
@@ -23,28 +20,7 @@ from attnviz.explore.widgets import (
     HeadLine,
     OverviewMap,
     Picked,
-    QueryBars,
-    QuerySentence,
-)
-
-
-class Pane(VerticalScroll, can_focus=False):
-    """A scrolled area that leaves the arrow keys to the screen (the screen scrolls it to the cursor)."""
-
-
-KEYS = (
-    ("arrows", "overview: move the cursor over layers × heads; a head: ↑↓ pick the query, ←→ the head"),
-    ("Enter / click", "open the head under the cursor (click a thumbnail, then click it again)"),
-    ("Esc", "back"),
-    ("[  ]", "previous / next layer"),
-    ("PgUp PgDn Home End", "a head: move the query by 10 / to the first or last token"),
-    ("/", "find: rank heads by the weight from one word to another, jump to the best"),
-    ("s", "overview: colour and sort by a statistic (entropy, max_weight, …; again for the next)"),
-    ("e", "explain the selected head and query step by step (scratch-engine models)"),
-    ("o", "write the current view to a PNG in the current folder"),
-    ("click a token", "a head: make it the query (heatmap row, bar or sentence word)"),
-    ("?", "this list"),
-    ("q", "quit"),
+    QueryPane,
 )
 
 
@@ -87,10 +63,8 @@ class OverviewScreen(_View):
 
     def compose(self) -> ComposeResult:
         yield HeadLine(self.session, self.VIEW)
-        with Pane(id="map-scroll"):
-            yield OverviewMap(self.session, id="map")
+        yield OverviewMap(self.session, id="map")
         yield FindRanking(self.session, id="ranking")
-        yield Footer()
 
     def redraw(self) -> None:
         super().redraw()
@@ -131,8 +105,8 @@ class HeadScreen(_View):
 
     VIEW = "head"
     DEFAULT_CSS = """
-    HeadScreen #heatmap-scroll { width: 3fr; }
-    HeadScreen #query { width: 2fr; min-width: 30; padding-left: 1; }
+    HeadScreen #heatmap { width: 3fr; }
+    HeadScreen #query { width: 2fr; min-width: 30; margin-left: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "query(-1)", "query", show=False),
@@ -150,17 +124,12 @@ class HeadScreen(_View):
     def compose(self) -> ComposeResult:
         yield HeadLine(self.session, self.VIEW)
         with Horizontal():
-            with Pane(id="heatmap-scroll"):
-                yield HeadHeatmap(self.session, id="heatmap")
-            with Pane(id="query"):
-                yield QueryBars(self.session, id="bars")
-                yield Static("")
-                yield QuerySentence(self.session, id="sentence")
-        yield Footer()
+            yield HeadHeatmap(self.session, id="heatmap")
+            yield QueryPane(self.session, id="query")
 
     def redraw(self) -> None:
         super().redraw()
-        for widget in (HeadHeatmap, QueryBars, QuerySentence):
+        for widget in (HeadHeatmap, QueryPane):
             self.query_one(widget).update()
         self.call_after_refresh(self.query_one(HeadHeatmap).follow)
 
@@ -194,7 +163,6 @@ class ExplainScreen(_View):
         yield HeadLine(self.session, self.VIEW)
         with VerticalScroll(id="explain-scroll"):
             yield ExplainReport(self.session, id="explain")
-        yield Footer()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -206,65 +174,6 @@ class ExplainScreen(_View):
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-
-class FindDialog(ModalScreen[bool]):
-    """`/`: two words; ranks every head by the weight from the first to the second."""
-
-    DEFAULT_CSS = """
-    FindDialog { align: center middle; }
-    FindDialog > Vertical { width: 60; max-width: 100%; height: auto; border: round $accent; padding: 0 1; }
-    FindDialog #error { color: $error; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
-
-    def __init__(self, session: Session) -> None:
-        super().__init__()
-        self.session = session
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("find: which heads link one word to another? (WORD#2 for the 2nd)")
-            yield Input(placeholder="it cat   (the word that attends, then the one attended to)", id="words")
-            yield Label("", id="error")
-
-    @on(Input.Submitted, "#words")
-    def submit(self, event: Input.Submitted) -> None:
-        words = event.value.replace("→", " ").replace("->", " ").split()
-        try:
-            if len(words) != 2:
-                raise UsageError("type two words: the one that attends, then the one attended to (e.g. it cat)")
-            best = self.session.find(*words)
-        except AttnvizError as exc:
-            self.query_one("#error", Label).update(Text(str(exc)))
-            return
-        self.app.clear_notifications()
-        self.notify(f"best: L{best.layer} H{best.head} ({best.weight:.3f})", timeout=3)
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-
-class KeysDialog(ModalScreen[None]):
-    """`?`: every key."""
-
-    DEFAULT_CSS = """
-    KeysDialog { align: center middle; }
-    KeysDialog > Static { width: auto; max-width: 100%; height: auto; border: round $accent; padding: 0 1; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "close"),
-        Binding("question_mark", "app.pop_screen", "close"),
-    ]
-
-    def compose(self) -> ComposeResult:
-        table = Table(title="attnviz explore: keys", box=None, show_header=False)
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
-        for key, what in KEYS:
-            table.add_row(key, what)
-        yield Static(table)
 
 
 class ExploreApp(App[None]):
@@ -301,6 +210,8 @@ class ExploreApp(App[None]):
         self._redraw()
 
     def action_keys(self) -> None:
+        from attnviz.explore.dialogs import KeysDialog  # dialogs load when first asked for
+
         if not isinstance(self.screen, KeysDialog):
             self.push_screen(KeysDialog())
 
@@ -314,6 +225,8 @@ class ExploreApp(App[None]):
             while len(self.screen_stack) > 2:  # from explain: back to the overview first
                 self.pop_screen()
             self.push_screen(HeadScreen(self.session))  # it draws itself once mounted
+
+        from attnviz.explore.dialogs import FindDialog
 
         if isinstance(self.screen, _View):
             self.push_screen(FindDialog(self.session), found)

@@ -19,7 +19,6 @@ from rich.text import Text
 
 from attnviz.render import colormaps
 from attnviz.render.canvas import Drawing, one_line
-from attnviz.render.labels import safe_label
 from attnviz.render.overview import Overview
 from attnviz.render.terminal import Heatmap
 
@@ -168,8 +167,8 @@ class MatrixView(_Laid):
 class Sentence(Drawing):
     """The key tokens as running text, each on the colour of the weight the query gives it."""
 
-    def __init__(self, tokens: Sequence[str], weights: np.ndarray, query: int | None, cmap: str) -> None:
-        self.tokens = [safe_label(t) for t in tokens]
+    def __init__(self, labels: Sequence[str], weights: np.ndarray, query: int | None, cmap: str) -> None:
+        self.labels = labels  # made safe by the caller (safe_label), once per text
         self.weights = np.nan_to_num(np.asarray(weights, dtype=np.float64))
         self.query = query  # marked in the text (self-attention: the query is among the keys)
         self.cmap = colormaps.lookup(cmap)
@@ -177,12 +176,15 @@ class Sentence(Drawing):
 
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
         top = float(self.weights.max()) if self.weights.size else 0.0
+        share = self.weights / top if top > 0 else np.zeros_like(self.weights)
+        colours = self.cmap(share).tolist()  # (tokens, 3), one lookup for the whole row
+        styles: dict[tuple[int, ...], Style] = {}
         lines = [one_line(("the query's weights over the sentence:", "the query's weights:"), width, "dim")]
         line, used = Text(), 0
         self.spans = []
-        for j, token in enumerate(self.tokens):
-            t = self.weights[j] / top if top > 0 else 0.0
-            shown = token if not mono or t < 0.25 else f"{token}[{self.weights[j]:.2f}]".replace("0.", ".")
+        for j, token in enumerate(self.labels):
+            strong = share[j] >= 0.25
+            shown = f"{token}[{self.weights[j]:.2f}]".replace("0.", ".") if mono and strong else token
             size = cell_len(shown)
             if used and used + 1 + size > width:
                 lines.append(line)
@@ -190,11 +192,15 @@ class Sentence(Drawing):
             if used:
                 line.append(" ")
                 used += 1
-            style = Style(bold=t >= 0.25, underline=j == self.query)
-            if not mono:
-                r, g, b = self.cmap.rgb(t)
-                ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
-                style += Style(color=ink, bgcolor=f"rgb({r},{g},{b})")
+            key = (int(strong), int(j == self.query), *(() if mono else colours[j]))
+            style = styles.get(key)
+            if style is None:
+                style = Style(bold=strong, underline=j == self.query)
+                if not mono:
+                    r, g, b = colours[j]
+                    ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+                    style += Style(color=ink, bgcolor=f"rgb({r},{g},{b})")
+                styles[key] = style
             self.spans.append((len(lines), used, used + size))
             line.append(shown[: max(1, width)], style)
             used += size

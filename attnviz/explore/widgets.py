@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
 from attnviz.explore.views import MatrixView, OverviewView, Sentence
-from attnviz.render.canvas import is_mono
+from attnviz.render.canvas import Drawing, is_mono
 from attnviz.render.labels import safe_label
 from attnviz.render.overview import Overview
 from attnviz.render.overview import QueryBars as Bars
@@ -21,6 +24,7 @@ from attnviz.render.reports import find_table, share_bars
 from attnviz.render.terminal import Heatmap
 
 if TYPE_CHECKING:
+    from attnviz.attention import Attention
     from attnviz.explore.state import Session
 
 
@@ -34,34 +38,92 @@ class Picked(Message):
         self.layer, self.head, self.query, self.again = layer, head, query, again
 
 
-class _SessionView(Widget):
-    """A widget that draws from the session and redraws when told the selection changed."""
+def text_lines(renderable: RenderableType, console: Console, width: int) -> list[Text]:
+    """A renderable as one Text per line for `width`: a Drawing's own lines, else rich's."""
+    if isinstance(renderable, Drawing):
+        lines = renderable._lines(console, width, is_mono(console))
+        for line in lines:  # what Drawing.__rich_console__ does; these lines are cached, so once
+            if is_mono(console):
+                line.rstrip()
+            line.truncate(width)
+        return lines
+    options = console.options.update_width(width)
+    return [
+        Text.assemble(*((seg.text, seg.style) for seg in line)) for line in console.render_lines(renderable, options)
+    ]
 
-    DEFAULT_CSS = "_SessionView { height: auto; }"
+
+class LinesView(ScrollView, can_focus=False):
+    """A scrolled view of a renderable drawn through Textual's line API: only the lines on
+    screen become strips, and a line that did not change (the same Text object) keeps its strip,
+    so moving a cursor over a 512-token heatmap converts two lines, not the whole map."""
+
+    DEFAULT_CSS = "LinesView { height: 1fr; }"
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.session = session
+        self._lines: list[Text] | None = None
+        self._strips: dict[int, tuple[Text, Strip]] = {}
+        self._style = Style()
+        self._laid_width = 0
+
+    def drawing(self) -> RenderableType:
+        """What to draw now, with the selection applied."""
+        raise NotImplementedError
 
     def update(self) -> None:
-        self.refresh(layout=True)
+        """The selection changed: lay out again (cheap: the views cache their layout) and redraw."""
+        self._lines = None
+        self._current()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.update()
 
     @property
     def _mono(self) -> bool:
         return is_mono(self.app.console)
 
     def _width(self) -> int:
-        return max(1, self.content_size.width)
+        return max(1, self.scrollable_content_region.width)
+
+    def _current(self) -> list[Text]:
+        if self._lines is None or self._laid_width != self._width():  # a resize can come after update()
+            self._style = self.rich_style  # the widget's colours, looked up once per layout
+            self._laid_width = self._width()
+            self._lines = text_lines(self.drawing(), self.app.console, self._laid_width)
+            widest = max((line.cell_len for line in self._lines), default=0)
+            self.virtual_size = Size(widest, len(self._lines))
+        return self._lines
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = y + scroll_y
+        lines = self._current()
+        width = self.scrollable_content_region.width
+        if index >= len(lines):
+            return Strip.blank(width, self._style)
+        text = lines[index]
+        cached = self._strips.get(index)
+        if cached is None or cached[0] is not text:
+            cached = (text, Strip(list(text.render(self.app.console)), text.cell_len))
+            self._strips[index] = cached
+        return cached[1].crop_extend(scroll_x, scroll_x + width, self._style).apply_style(self._style)
 
     def keep_visible(self, line: int, rows: int) -> None:
-        """Scroll the enclosing container so that lines [line, line + rows) of this widget show."""
-        parent = self.parent
-        if isinstance(parent, Widget) and parent.is_scrollable:
-            top = self.virtual_region.y
-            parent.scroll_to_region(Region(0, top + line, 1, rows), animate=False, force=True)
+        """Scroll so that lines [line, line + rows) show."""
+        self.scroll_to_region(Region(0, line, 1, rows), animate=False, force=True)
+
+    def content_at(self, event: events.MouseEvent) -> tuple[int, int] | None:
+        """(column, line) of the drawing under the mouse."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        return offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y
 
 
-class OverviewMap(_SessionView):
+class OverviewMap(LinesView):
     """Every layer × head as thumbnails with a framed cursor, or, with a statistic chosen, the
     statistic of every head as a layers × heads table."""
 
@@ -86,7 +148,7 @@ class OverviewMap(_SessionView):
         table.row, table.column = s.layer, s.head
         return table
 
-    def render(self) -> RenderableType:
+    def drawing(self) -> RenderableType:
         return self.view()
 
     def follow(self) -> None:
@@ -98,21 +160,21 @@ class OverviewMap(_SessionView):
             self.keep_visible(view.row_line(self.app.console, self._width(), self._mono), 1)
 
     def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
+        at = self.content_at(event)
+        if at is None:
             return
         view, console, width = self.view(), self.app.console, self._width()
         if isinstance(view, OverviewView):
-            place = view.head_at(console, width, self._mono, offset.x, offset.y)
+            place = view.head_at(console, width, self._mono, *at)
         else:
-            row, col = view.cell_at(console, width, self._mono, offset.x, offset.y)
+            row, col = view.cell_at(console, width, self._mono, *at)
             place = None if row is None or col is None else (row, col)
         if place is not None:
             again = place == (self.session.layer, self.session.head)
             self.post_message(Picked(layer=place[0], head=place[1], again=again))
 
 
-class HeadLine(Static):
+class HeadLine(Widget):
     """One line naming the selection: the head, its statistic, the query token."""
 
     DEFAULT_CSS = "HeadLine { height: 1; background: $panel; }"
@@ -121,6 +183,10 @@ class HeadLine(Static):
         super().__init__(**kwargs)
         self.session = session
         self.view = view
+        self._text = Text()
+
+    def render(self) -> RenderableType:
+        return self._text
 
     def update_line(self) -> None:
         s = self.session
@@ -136,7 +202,8 @@ class HeadLine(Static):
             "explain": "  ↑↓ scroll · Esc back · ? keys",
         }[self.view]
         text.append(hint, style="dim")
-        self.update(text)
+        self._text = text
+        self.refresh()  # one line, always: no new layout
 
 
 class FindRanking(Static):
@@ -159,7 +226,7 @@ class FindRanking(Static):
             self.update(find_table(s.found[:5], *s.found_words))
 
 
-class HeadHeatmap(_SessionView):
+class HeadHeatmap(LinesView):
     """The selected head's heatmap with token labels; the query's row is marked."""
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
@@ -180,56 +247,92 @@ class HeadHeatmap(_SessionView):
         view.row = s.query
         return view
 
-    def render(self) -> RenderableType:
+    def drawing(self) -> RenderableType:
         return self.view()
 
     def follow(self) -> None:
         self.keep_visible(self.view().row_line(self.app.console, self._width(), self._mono), 1)
 
     def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
+        at = self.content_at(event)
+        if at is None:
             return
-        row, _ = self.view().cell_at(self.app.console, self._width(), self._mono, offset.x, offset.y)
+        row, _ = self.view().cell_at(self.app.console, self._width(), self._mono, *at)
         if row is not None:
             self.post_message(Picked(query=row))
 
 
-class QueryBars(_SessionView):
-    """The query's weights in the selected head, ranked as bars (render.overview.QueryBars)."""
+class QueryPane(LinesView):
+    """The query's weights in the selected head, ranked as bars (render.overview.QueryBars),
+    then the sentence coloured by them; clicking a word makes it the query."""
 
-    def render(self) -> RenderableType:
+    def __init__(self, session: Session, **kwargs: Any) -> None:
+        super().__init__(session, **kwargs)
+        self._labels: list[str] | None = None
+        self._one: tuple[tuple[int, int], Attention] | None = None  # the selected head alone, for the bars
+
+    def _head(self) -> Attention:
         from attnviz.analysis.select import select
 
         s = self.session
-        a = s.attn
-        if not a.is_self:  # QueryBars labels keys with the query tokens
-            title = f"query {a.offset + s.query} {safe_label(a.tokens[s.query])!r}: top keys in {s.label}"
-            return share_bars(s.matrix()[s.query], a.key_tokens, title, top=min(10, a.n_keys))
-        layer, head = s.names
-        return Bars(select(a, [layer], [head]), s.query, top=10, cmap=s.cmap, offset=a.offset, notes=())
+        if self._one is None or self._one[0] != s.names:
+            self._one = (s.names, select(s.attn, [s.names[0]], [s.names[1]]))
+        return self._one[1]
 
-
-class QuerySentence(_SessionView):
-    """The sentence coloured by the query's weights; clicking a token makes it the query."""
-
-    def render(self) -> RenderableType:
+    def drawing(self) -> RenderableType:
         s = self.session
-        query = s.query if s.attn.is_self else None
-        self._sentence = Sentence(s.attn.key_tokens, s.matrix()[s.query], query, s.cmap)
-        return self._sentence
+        a = s.attn
+        row = s.matrix()[s.query]
+        if a.is_self:
+            bars: RenderableType = Bars(self._head(), s.query, top=10, cmap=s.cmap, offset=a.offset, notes=())
+        else:  # QueryBars labels keys with the query tokens
+            title = f"query {a.offset + s.query} {safe_label(a.tokens[s.query])!r}: top keys in {s.label}"
+            bars = share_bars(row, a.key_tokens, title, top=min(10, a.n_keys))
+        if self._labels is None:
+            self._labels = [safe_label(t) for t in a.key_tokens]
+        self._sentence = Sentence(self._labels, row, s.query if a.is_self else None, s.cmap)
+        self._stack = _Stacked([bars, self._sentence])
+        return self._stack
 
     def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None or not self.session.attn.is_self:
+        at = self.content_at(event)
+        if at is None or not self.session.attn.is_self:
             return
-        token = self._sentence.token_at(offset.x, offset.y)
+        x, y = at
+        token = self._sentence.token_at(x, y - self._stack.starts[-1])
         if token is not None:
             self.post_message(Picked(query=token))
 
 
-class ExplainReport(_SessionView):
+class _Stacked(Drawing):
+    """Renderables one under the other, a blank line between."""
+
+    def __init__(self, parts: list[RenderableType]) -> None:
+        self.parts = parts
+        self.starts: list[int] = []  # the first line of each part, in the last layout
+
+    def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
+        lines: list[Text] = []
+        self.starts = []
+        for part in self.parts:
+            if lines:
+                lines.append(Text())
+            self.starts.append(len(lines))
+            lines += text_lines(part, console, width)
+        return lines
+
+
+class ExplainReport(Widget):
     """`attnviz explain` for the selected head and query, or why it cannot be shown."""
+
+    DEFAULT_CSS = "ExplainReport { height: auto; }"
+
+    def __init__(self, session: Session, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+
+    def update(self) -> None:
+        self.refresh(layout=True)
 
     def render(self) -> RenderableType:
         from attnviz.errors import AttnvizError
