@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attnviz.analysis.find import HeadScore, rank_heads, word_weight
+from attnviz.analysis.find import rank_heads, word_weight
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 
@@ -32,19 +32,21 @@ def make_attention(layers=(0, 1, 2, 3), heads=(0, 1, 2, 3, 4), causal: bool = Fa
     )
 
 
-def brute_force(attn: Attention, src: list[int], tgt: list[int]) -> list[tuple[int, int, float]]:
-    """Every (layer, head, weight), sorted by weight descending, then layer, then head."""
+def brute_force(attn: Attention, src: list[int], tgt: list[int], sort: str = "score") -> list[tuple]:
+    """Every (layer, head, weight, baseline, score), sorted by `sort` descending, then layer, then
+    head: loops over the rows, no numpy reductions."""
+    others = [q for q in range(len(TOKENS)) if not SPECIAL[q] and q not in src]
     rows = []
     for i, layer in enumerate(attn.layers):
         for j, head in enumerate(attn.heads):
-            per_query = []
-            for q in src:
-                total = 0.0
-                for k in tgt:
-                    total += float(attn.weights[i, j, q, k])
-                per_query.append(total)
-            rows.append((layer, head, sum(per_query) / len(per_query)))
-    return sorted(rows, key=lambda r: (-r[2], r[0], r[1]))
+
+            def mean_sum(queries: list[int], i: int = i, j: int = j) -> float:
+                return sum(sum(float(attn.weights[i, j, q, k]) for k in tgt) for q in queries) / len(queries)
+
+            weight, baseline = mean_sum(src), mean_sum(others)
+            rows.append((layer, head, weight, baseline, weight - baseline))
+    column = 4 if sort == "score" else 2
+    return sorted(rows, key=lambda r: (-r[column], r[0], r[1]))
 
 
 @pytest.mark.parametrize(
@@ -59,12 +61,14 @@ def brute_force(attn: Attention, src: list[int], tgt: list[int]) -> list[tuple[i
 )
 def test_rank_heads_equals_brute_force(source: str, target: str, src, tgt) -> None:
     attn = make_attention(layers=(1, 3, 4, 5), seed=7)  # model indices, not positions
-    expected = brute_force(attn, src, tgt)
-    ranked = rank_heads(attn, source, target, top=len(expected))
-    assert [(s.layer, s.head) for s in ranked] == [(r[0], r[1]) for r in expected]
-    np.testing.assert_allclose([s.weight for s in ranked], [r[2] for r in expected], rtol=1e-6)
-    top3 = rank_heads(attn, source, target, top=3)
-    assert [(s.layer, s.head) for s in top3] == [(r[0], r[1]) for r in expected[:3]]
+    for sort in ("score", "weight"):
+        expected = brute_force(attn, src, tgt, sort)
+        ranked = rank_heads(attn, source, target, top=len(expected), sort=sort)
+        assert [(s.layer, s.head) for s in ranked] == [(r[0], r[1]) for r in expected]
+        got = [(s.weight, s.baseline, s.score) for s in ranked]
+        np.testing.assert_allclose(got, [r[2:] for r in expected], rtol=1e-6, atol=1e-9)
+        top3 = rank_heads(attn, source, target, top=3, sort=sort)
+        assert [(s.layer, s.head) for s in top3] == [(r[0], r[1]) for r in expected[:3]]
     assert len(rank_heads(attn, source, target)) == 10
 
 
@@ -76,9 +80,35 @@ def test_rank_heads_finds_a_planted_head() -> None:
     weights[2, 4, 5] = row
     planted = attn.replace(weights=weights)
     best = rank_heads(planted, "it", "cat", top=1)
-    assert best == [HeadScore(layer=2, head=4, weight=pytest.approx(0.9, rel=1e-6))]
-    assert best[0].to_dict() == {"layer": 2, "head": 4, "weight": best[0].weight}
-    assert isinstance(best[0].to_dict()["weight"], float)
+    assert (best[0].layer, best[0].head, best[0].weight) == (2, 4, pytest.approx(0.9, rel=1e-6))
+    assert best[0].score == pytest.approx(best[0].weight - best[0].baseline)
+    assert best[0].to_dict() == {
+        "layer": 2, "head": 4, "weight": best[0].weight, "baseline": best[0].baseline, "score": best[0].score
+    }  # fmt: skip
+    assert all(isinstance(v, float) for v in list(best[0].to_dict().values())[2:])
+
+
+@pytest.mark.parametrize("share", [0.9, 0.3, 0.05])
+def test_a_head_every_word_uses_to_look_at_the_target_scores_zero(share: float) -> None:
+    """Every query gives "cat" the same weight: high weight, but score 0; a head where only "it"
+    looks at "cat" ranks first."""
+    attn = make_attention()
+    weights = attn.weights.copy()
+    others = np.delete(weights[1, 2], 2, axis=-1)
+    weights[1, 2] = np.insert(others / others.sum(-1, keepdims=True) * (1 - share), 2, share, axis=-1)
+    weights[3, 1, :, 2] = 0.0  # nobody but "it" looks at cat
+    weights[3, 1, 5] = 0.0
+    weights[3, 1, 5, 2] = 1.0
+    weights[3, 1] /= weights[3, 1].sum(-1, keepdims=True)
+    planted = attn.replace(weights=weights)
+    ranked = {(s.layer, s.head): s for s in rank_heads(planted, "it", "cat", top=20)}
+    assert len(ranked) == 20
+    everyone = ranked[(1, 2)]
+    assert everyone.weight == pytest.approx(share)
+    assert everyone.baseline == pytest.approx(share)
+    assert abs(everyone.score) < 1e-6
+    best = rank_heads(planted, "it", "cat", top=1)[0]
+    assert (best.layer, best.head, best.score) == (3, 1, pytest.approx(1.0))
 
 
 def test_word_weight_shape_and_value() -> None:

@@ -43,15 +43,23 @@ def split() -> Attention:
 # --- find --------------------------------------------------------------------------------------
 
 
-def brute_force(attn: Attention, source: list[int], target: list[int]) -> list[tuple[int, int, float]]:
-    """Every (layer, head, weight), highest first: mean over query pieces, sum over key pieces."""
-    scores = []
+def brute_force(
+    attn: Attention, source: list[int], target: list[int], sort: str = "score"
+) -> list[tuple[int, int, float, float, float]]:
+    """Every (layer, head, weight, baseline, score), highest `sort` first: the weight is the mean
+    over query pieces of the sum over key pieces; the baseline the same over every other
+    non-special query; score = weight - baseline."""
+    others = [q for q in range(attn.n_tokens) if not attn.special[q] and q not in source]
+    rows = []
     for li, layer in enumerate(attn.layers):
         for hi, head in enumerate(attn.heads):
             w = attn.weights[li, hi].astype(np.float64)
-            scores.append((layer, head, float(np.mean([w[q, target].sum() for q in source]))))
-    order = np.argsort([-s for _, _, s in scores], kind="stable")
-    return [scores[i] for i in order]
+            weight = float(np.mean([w[q, target].sum() for q in source]))
+            baseline = float(np.mean([w[q, target].sum() for q in others]))
+            rows.append((layer, head, weight, baseline, weight - baseline))
+    column = 4 if sort == "score" else 2
+    order = np.argsort([-r[column] for r in rows], kind="stable")
+    return [rows[i] for i in order]
 
 
 def word_positions(tokens: tuple[str, ...], first: str) -> list[int]:
@@ -62,18 +70,17 @@ def word_positions(tokens: tuple[str, ...], first: str) -> list[int]:
     return list(range(start, end))
 
 
-def check_ranking(data: list[dict[str, object]], expected: list[tuple[int, int, float]]) -> None:
-    assert all(set(entry) == {"layer", "head", "weight"} for entry in data)
-    weights = [entry["weight"] for entry in data]
-    assert weights == sorted(weights, reverse=True)  # type: ignore[type-var]
-    assert [(e["layer"], e["head"]) for e in data] == [(layer, head) for layer, head, _ in expected]
-    assert weights == pytest.approx([w for _, _, w in expected], abs=1e-6)
+def check_ranking(data: list[dict[str, object]], expected: list[tuple[int, int, float, float, float]]) -> None:
+    assert all(list(entry) == ["layer", "head", "weight", "baseline", "score"] for entry in data)
+    assert [(e["layer"], e["head"]) for e in data] == [r[:2] for r in expected]
+    for key, column in (("weight", 2), ("baseline", 3), ("score", 4)):
+        assert [e[key] for e in data] == pytest.approx([r[column] for r in expected], abs=1e-6), key
 
 
 def test_find_help() -> None:
     out = ok(run(["find", "--help"]))
-    assert "Rank every head by the weight from one word to another" in out
-    for option in ("--from", "--to", "--top", "--json", "--output"):
+    assert "Rank every head by how much more one word attends to another" in out
+    for option in ("--from", "--to", "--top", "--sort", "--json", "--output"):
         assert option in out, option
 
 
@@ -87,8 +94,15 @@ def test_find_json_is_the_brute_force_ranking(seed: Attention) -> None:
     data = json.loads(ok(run(["find", SEED, "--from", "it", "--to", "cat", "--json"])))
     assert len(data) == 10  # the default --top
     check_ranking(data, brute_force(seed, [8], [2])[:10])
-    assert (data[0]["layer"], data[0]["head"]) == (5, 11)
-    assert data[0]["weight"] == pytest.approx(0.64, abs=0.01)
+    scores = [e["score"] for e in data]
+    assert scores == sorted(scores, reverse=True)
+    # L5 H11 puts 0.64 of "it" on "cat", but every word gives "cat" about as much: no pronoun head
+    weight = json.loads(ok(run(["find", SEED, "--from", "it", "--to", "cat", "--sort", "weight", "--json"])))
+    check_ranking(weight, brute_force(seed, [8], [2], sort="weight")[:10])
+    assert (weight[0]["layer"], weight[0]["head"]) == (5, 11)
+    assert weight[0]["weight"] == pytest.approx(0.64, abs=0.01)
+    assert weight[0]["score"] < 0.05 < data[0]["score"]
+    assert (5, 11) not in [(e["layer"], e["head"]) for e in data[:5]]
 
 
 def test_find_top_all_heads(seed: Attention) -> None:
@@ -115,21 +129,69 @@ def test_find_second_occurrence(seed: Attention) -> None:
     check_ranking(data, brute_force(seed, [8], [5])[:5])
 
 
+@pytest.mark.parametrize(
+    ("text", "source", "target"),
+    [
+        ("The dog chased the ball until it was tired", "it", "dog"),
+        ("The girl gave the book to her brother because she liked him", "she", "girl"),
+        ("The trophy did not fit in the suitcase because it was too big", "it", "trophy"),
+    ],
+)
+def test_find_a_head_every_word_uses_scores_zero(tmp_path: Path, text: str, source: str, target: str) -> None:
+    """MiniLM on three sentences; layer 2 head 3 is replaced by a head in which every query puts
+    the same weight on the --to word (the rest keeps its proportions): its weight can be high,
+    its score is 0, and the JSON is a direct computation."""
+    attn = attnviz.extract(text)
+    src, to = attn.tokens.index(source), attn.tokens.index(target)
+    weights = attn.weights.copy()
+    head = weights[2, 3].astype(np.float64)
+    rest = np.delete(head, to, axis=-1)
+    head = np.insert(rest / rest.sum(-1, keepdims=True) * 0.6, to, 0.4, axis=-1)
+    weights[2, 3] = head
+    path = tmp_path / "planted.npz"
+    attn.replace(weights=weights).save(path)
+    args = ["find", "--load", str(path), "--from", source, "--to", target, "--top", "72", "--json"]
+    data = json.loads(ok(run(args)))
+    check_ranking(data, brute_force(attn.replace(weights=weights), [src], [to]))
+    planted = next(e for e in data if (e["layer"], e["head"]) == (2, 3))
+    assert planted["weight"] == pytest.approx(0.4, abs=1e-6)
+    assert planted["baseline"] == pytest.approx(0.4, abs=1e-6)
+    assert abs(planted["score"]) < 1e-6
+
+
 def test_find_table_and_best_heads(seed: Attention) -> None:
     out = ok(run(["find", SEED, "--from", "it", "--to", "cat", "--top", "4"]))
     assert out.splitlines()[0].strip() == "heads linking it → cat"
-    rows = re.findall(r"│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*([\d.]+)\s*│", out)
+    rows = re.findall(r"│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*([\d.]+)\s*│\s*([\d.]+)\s*│\s*([-+][\d.]+)\s*│", out)
     expected = brute_force(seed, [8], [2])[:4]
-    assert [(int(r), int(layer), int(head)) for r, layer, head, _ in rows] == [
-        (i + 1, layer, head) for i, (layer, head, _) in enumerate(expected)
+    assert [(int(r[0]), int(r[1]), int(r[2])) for r in rows] == [
+        (i + 1, layer, head) for i, (layer, head, *_) in enumerate(expected)
     ]
-    assert [r[3] for r in rows] == [f"{w:.3f}" for _, _, w in expected]
-    drawn = re.findall(r"#(\d+) L(\d+) H(\d+) ([\d.]+)", out)  # every asked head drawn below the table
-    assert [(int(r), int(a), int(b), w) for r, a, b, w in drawn] == [
-        (i + 1, layer, head, f"{w:.2f}") for i, (layer, head, w) in enumerate(expected)
+    assert [r[3:] for r in rows] == [(f"{w:.3f}", f"{b:.3f}", f"{s:+.3f}") for *_, w, b, s in expected]
+    drawn = re.findall(r"#(\d+) L(\d+) H(\d+) ([-+][\d.]+)", out)  # every asked head drawn below the table
+    assert [(int(r), int(a), int(b), s) for r, a, b, s in drawn] == [
+        (i + 1, layer, head, f"{s:+.2f}") for i, (layer, head, _, _, s) in enumerate(expected)
     ]
     header = next(line for line in out.splitlines() if "rank" in line)
-    assert [h.strip() for h in header.strip("┃ ").split("┃")] == ["rank", "layer", "head", "weight", "weight, 0 to 1"]
+    assert [h.strip() for h in header.strip("┃ ").split("┃")][:6] == [
+        "rank", "layer", "head", "weight", "baseline", "score ▼"
+    ]  # fmt: skip
+    assert "ranked by score; score = weight − baseline" in out
+
+
+def test_find_panels_mark_the_from_row_and_the_link() -> None:
+    out = ok(run(["find", SEED, "--from", "it", "--to", "cat", "--top", "2", "--no-color"], width=200))
+    lines = out.splitlines()
+    marked = [line for line in lines if "▶" in line and not line.startswith("notes")]
+    assert len(marked) == 1 and marked[0].lstrip().startswith("it▶")  # one shared label column, the "it" row
+    # each of the two panels marks the cat column of that row: header rows give the column positions
+    cells = [i for i, ch in enumerate(marked[0]) if ch == "◆"]
+    assert len(cells) == 2
+    heading = next(i for i, line in enumerate(lines) if line.lstrip().startswith("#1 L"))
+    column_letters = lines[heading + 1]  # first letters of the vertical column labels
+    assert [column_letters[i] for i in cells] == ["c", "c"]  # cat (the only other c-word is far right)
+    assert all(cells[0] < column_letters.index("b") for i in cells[:1])
+    assert "▶: the it row; ◆: it → cat" in out
 
 
 def test_find_says_why_it_draws_fewer_heatmaps_than_asked() -> None:
@@ -183,8 +245,11 @@ def test_find_image_draws_every_asked_head(tmp_path: Path) -> None:
     path = tmp_path / "find.svg"
     result = run(["find", SEED, "--from", "it", "--to", "cat", "--top", "5", "-o", str(path)])
     assert result.stderr == f"wrote {path} (top 5 heads)\n"
-    titles = re.findall(r"<!-- (#\d) L\d+ H\d+ [\d.]+ -->", path.read_text())
+    svg = path.read_text()
+    titles = re.findall(r"<!-- (#\d) L\d+ H\d+ [-+][\d.]+ -->", svg)
     assert titles == ["#1", "#2", "#3", "#4", "#5"]
+    assert svg.count("stroke: #e8175d") == 10  # per panel: the dashed "it" row and the solid it → cat cell
+    assert "dashed outline: the it row; solid outline: it → cat" in svg
 
 
 # --- stats -------------------------------------------------------------------------------------

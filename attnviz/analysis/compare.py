@@ -19,6 +19,7 @@ class Panel(NamedTuple):
     matrix: np.ndarray
     row_labels: Sequence[str]
     col_labels: Sequence[str]
+    mark: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # (rows, columns) to point out
 
     def checked(self) -> Panel:
         """A float32 copy whose shape matches its labels, or ValueError."""
@@ -26,7 +27,10 @@ class Panel(NamedTuple):
         rows, cols = tuple(map(str, self.row_labels)), tuple(map(str, self.col_labels))
         if matrix.shape != (len(rows), len(cols)) or matrix.size == 0:
             raise ValueError(f"panel matrix has shape {matrix.shape}; expected ({len(rows)}, {len(cols)}), not empty")
-        return Panel(str(self.title), matrix, rows, cols)
+        marked_rows, marked_cols = (tuple(int(i) for i in m) for m in self.mark)
+        if any(not 0 <= i < len(rows) for i in marked_rows) or any(not 0 <= j < len(cols) for j in marked_cols):
+            raise ValueError(f"panel mark {self.mark} lies outside its ({len(rows)}, {len(cols)}) matrix")
+        return Panel(str(self.title), matrix, rows, cols, (marked_rows, marked_cols))
 
 
 def compare_panels(sources: Sequence[Attention], pairs: Sequence[tuple[int, int]], diff: bool = False) -> list[Panel]:

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from attnviz.analysis.find import word_weight
+from attnviz.analysis.find import Link, link
 from attnviz.analysis.tokens import find_token, word_groups
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
-
-
-@dataclass(frozen=True)
-class Link:
-    """weight, baseline and score of the from-word -> to-word link, each (layers, heads)."""
-
-    weight: np.ndarray
-    baseline: np.ndarray
-    score: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -39,21 +29,6 @@ def locate(attn: Attention, source: str, target: str) -> tuple[list[int], list[i
     if attn.causal and min(tgt) > max(src):
         raise UsageError(f'"{target}" comes after "{source}": a causal model cannot attend to it')
     return src, tgt
-
-
-def link(attn: Attention, source: Sequence[int], target: Sequence[int]) -> Link:
-    """find's weight, its baseline and score = weight - baseline.
-
-    baseline: the mean over the non-special query positions not in `source` of the weight they
-    put on `target` (0 when there is no such query): what any token gives the to-word.
-    """
-    weight = word_weight(attn, source, target)  # (layers, heads)
-    others = [q for q in range(attn.n_tokens) if not attn.special[q] and q not in set(source)]
-    if others:
-        baseline = attn.weights[:, :, others][:, :, :, list(target)].astype(np.float64).sum(axis=-1).mean(axis=-1)
-    else:
-        baseline = np.zeros_like(weight)
-    return Link(weight, baseline, weight - baseline)
 
 
 def score_pair(attn: Attention, source: str, target: str) -> PairResult:

@@ -65,6 +65,9 @@ def find(
         str, typer.Option("--to", help="The word attended to (key); WORD#2 for the 2nd.", show_default=False)
     ] = "",
     top: Annotated[int, typer.Option("--top", help="How many heads to list.")] = 10,
+    sort: Annotated[
+        str, typer.Option("--sort", help="Rank by score (weight minus the other words' baseline) or raw weight.")
+    ] = "score",
     json_out: JsonOpt = False,
     cmap: CmapOpt = None,
     output: OutputOpt = None,
@@ -76,51 +79,72 @@ def find(
     *,
     common: Common,
 ) -> None:
-    """Rank every head by the weight from one word to another: which heads link "it" to "cat"?"""
-    from attnviz.analysis.find import rank_heads
-    from attnviz.analysis.tokens import mark_generated
+    """Rank every head by how much more one word attends to another than the other words do."""
+    from attnviz.analysis.find import SORTS, rank_heads
+    from attnviz.analysis.tokens import find_token, mark_generated
 
     if corpus is not None or pairs is not None or workers is not None:
         from attnviz.commands.corpus import find_command
 
         return find_command(common, text, corpus, pairs, from_word, to_word, workers=workers, batch=batch, top=top,
-                            sort="score", json_out=json_out, output=output, cmap=cmap, dpi=dpi)  # fmt: skip
+                            sort=sort, json_out=json_out, output=output, cmap=cmap, dpi=dpi)  # fmt: skip
     if not from_word or not to_word:
         raise UsageError("find needs --from WORD and --to WORD", hint="e.g. --from it --to cat")
+    if sort not in SORTS:
+        raise UsageError(f"invalid --sort '{sort}': use {' or '.join(SORTS)}")
     attn = _prepare(common, text, output, cmap, dpi, data=json_out)
-    scores = rank_heads(attn, from_word, to_word, top)
+    scores = rank_heads(attn, from_word, to_word, top, sort)
     if json_out:
         print_json([s.to_dict() for s in scores])
         return
+    mark = (tuple(find_token(attn, from_word)), tuple(find_token(attn, to_word, keys=True)))
     attn = mark_generated(attn)  # labels only: the ranking ran on the plain tokens
     if output is not None:
         from attnviz.render import image
 
         image.render_panels(
-            find_panels(attn, scores), output, cmap=cmap, dpi=dpi, title=f"heads linking {from_word} → {to_word}"
-        )
+            find_panels(attn, scores, mark), output, cmap=cmap, dpi=dpi,
+            title=f"heads linking {from_word} → {to_word}", captions=[find_caption(from_word, to_word, image=True)],
+        )  # fmt: skip
         info(f"wrote {output} (top {plural(len(scores), 'head')})")
         return
     from attnviz.render import terminal
     from attnviz.render.reports import find_table
 
     console = common.console()
-    console.print(find_table(scores, from_word, to_word, asked=top, heads=len(attn.layers) * len(attn.heads)))
+    console.print(
+        find_table(scores, from_word, to_word, asked=top, heads=len(attn.layers) * len(attn.heads), sort=sort)
+    )
     shown = scores[:FIND_HEATMAPS]
     notes = [] if len(shown) == len(scores) else [
         f"heatmaps of the top {len(shown)} heads; the table ranks all {len(scores)} (--top {len(shown)} draws each)"
     ]  # fmt: skip
-    console.print(terminal.Comparison(find_panels(attn, shown), cmap=cmap, offset=attn.positions, notes=notes))
+    notes.append(find_caption(from_word, to_word, image=False))
+    panels = find_panels(attn, shown, mark)
+    console.print(terminal.Comparison(panels, cmap=cmap, offset=attn.positions, notes=notes))
 
 
-def find_panels(attn: "Attention", scores: "Sequence[HeadScore]") -> "list[Panel]":
-    """One heatmap per ranked head, titled with its rank and weight."""
+def find_caption(source: str, target: str, *, image: bool) -> str:
+    """What the marks on find's panels point out."""
+    from attnviz.render.canvas import MARK_CELL
+    from attnviz.render.terminal import MARK_ROW
+
+    row, cell = ("dashed outline", "solid outline") if image else (MARK_ROW, MARK_CELL)
+    return f"{row}: the {source} row; {cell}: {source} → {target}; panel titles give score (weight − baseline)"
+
+
+def find_panels(
+    attn: "Attention", scores: "Sequence[HeadScore]", mark: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+) -> "list[Panel]":
+    """One heatmap per ranked head, titled with its rank and score; `mark` holds the from
+    word's rows and the to word's columns."""
     from attnviz.analysis.compare import Panel
 
     return [
-        Panel(f"#{rank} L{s.layer} H{s.head} {s.weight:.2f}", attn.head(s.layer, s.head), attn.tokens, attn.key_tokens)
+        Panel(f"#{rank} L{s.layer} H{s.head} {s.score:+.2f}", attn.head(s.layer, s.head), attn.tokens, attn.key_tokens,
+              mark)
         for rank, s in enumerate(scores, 1)
-    ]
+    ]  # fmt: skip
 
 
 @app.command(epilog=EPILOG)

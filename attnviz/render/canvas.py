@@ -21,6 +21,7 @@ from attnviz.render.mosaic import value_range
 
 SHADES = " ░▒▓█"  # monochrome levels, darkest (no ink) first
 EIGHTHS = " ▏▎▍▌▋▊▉█"  # a cell filled by 0/8 … 8/8 from the left
+MARK_CELL = "◆"  # a cell a panel points out (find: the from -> to cells)
 HALF = "▀"  # upper half block: foreground is the upper pixel, background the lower
 GAP = 2  # spaces between panels
 MIN_WIDTH = 20  # the narrowest width a renderer is designed for
@@ -154,6 +155,13 @@ class Painter:
         if label is not None:
             return label, self._style("value", t)
         return " " * width, self._style("bg", t)
+
+    def marked(self, t: float, width: int) -> tuple[str, Style | None]:
+        """A cell pointed out: MARK_CELL on its colour (ink that contrasts with it)."""
+        text = MARK_CELL.center(width)
+        if self.mono or math.isnan(t):
+            return text, None
+        return text, self._style("value", t)
 
     def half(self, upper: float, lower: float | None) -> tuple[str, Style | None]:
         """One character holding two stacked pixels (colour consoles only)."""

@@ -36,6 +36,7 @@ CAPTION_PT = 8.0
 AXIS_NAME_PT = 9.0
 PANEL_TITLE_PT = 10.0
 COLORBAR_IN = 1.05  # gap, bar, tick labels and its label
+MARK_COLOR = "#e8175d"  # outlines of marked rows and cells: a magenta no default colormap uses
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,6 +202,7 @@ def draw_row(
             ax.set_title(panel.title, fontsize=PANEL_TITLE_PT, pad=4, parse_math=False)
         if values:
             _draw_values(ax, panel.matrix, colormap, vmin, vmax, value_pt)
+        _draw_mark(ax, panel)
         axes.append(ax)
     add_colorbar(fig, image, colorbar_left, bottom + body_h, body_h, label)
     draw_header(fig, title, captions)
@@ -234,3 +236,16 @@ def _draw_values(ax: Axes, weights: np.ndarray, colormap: Colormap, vmin: float,
                 fontsize=size,
                 color=colours[row, col],
             )
+
+
+def _draw_mark(ax: Axes, panel: Panel) -> None:
+    """Outline the rows a panel marks (dashed) and their cells in its marked columns (solid)."""
+    from matplotlib.patches import Rectangle
+
+    rows, cols = panel.mark
+    nk = panel.matrix.shape[1]
+    for row in rows:
+        outline = Rectangle((-0.5, row - 0.5), nk, 1, fill=False, edgecolor=MARK_COLOR, lw=0.8, ls="--")
+        ax.add_patch(outline).set_clip_on(False)  # the dashes on the frame stay whole
+        for col in cols:
+            ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=MARK_COLOR, lw=1.6))

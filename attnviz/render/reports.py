@@ -18,25 +18,36 @@ from attnviz.render.labels import fit, safe_label
 
 
 def find_table(
-    scores: Sequence[HeadScore], source: str, target: str, asked: int | None = None, heads: int | None = None
+    scores: Sequence[HeadScore],
+    source: str,
+    target: str,
+    asked: int | None = None,
+    heads: int | None = None,
+    sort: str = "score",
 ) -> Table:
-    """Heads ranked by the weight from one word to another; says why when fewer than `asked`."""
-    caption = None
+    """Heads ranked by score (or weight): weight, the other words' baseline, and score = weight −
+    baseline; says why when fewer than `asked`."""
+    lines = []
     if asked is not None and len(scores) < asked:
-        caption = Text(f"--top {asked}: this extraction holds only {heads or len(scores)} heads", style="dim")
+        lines.append(f"--top {asked}: this extraction holds only {heads or len(scores)} heads")
+    lines.append(f"ranked by {sort}; score = weight − baseline, the mean weight the other words give {target}")
     table = Table(
         title=Text(f"heads linking {safe_label(source)!s} → {safe_label(target)!s}"),
         title_justify="left",
-        caption=caption,
+        caption=Text(safe_label("\n".join(lines)), style="dim"),
         caption_justify="left",
     )
     table.add_column("rank", justify="right")
     table.add_column("layer", justify="right")
     table.add_column("head", justify="right")
-    table.add_column("weight", justify="right")
+    for key in ("weight", "baseline", "score"):
+        table.add_column(key + (" ▼" if key == sort else ""), justify="right", no_wrap=True)
     table.add_column("weight, 0 to 1", no_wrap=True)
     for rank, s in enumerate(scores, 1):
-        table.add_row(str(rank), str(s.layer), str(s.head), f"{s.weight:.3f}", bar(s.weight, 20))
+        table.add_row(
+            str(rank), str(s.layer), str(s.head), f"{s.weight:.3f}", f"{s.baseline:.3f}", f"{s.score:+.3f}",
+            bar(s.weight, 20),
+        )  # fmt: skip
     return table
 
 

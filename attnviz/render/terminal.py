@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 _HEADER_LINES = 8  # tallest vertical column label
+MARK_ROW = "▶"  # ends the label of a row a panel marks
 
 
 def _short(value: float) -> str:
@@ -59,6 +60,7 @@ def _checked(panel: Panel) -> Panel:
         panel.matrix,
         [safe_label(t) for t in panel.row_labels],
         [safe_label(t) for t in panel.col_labels],
+        panel.mark,
     )
 
 
@@ -176,13 +178,25 @@ def _panel_block(panel: Panel, scale: Scale, painter: Painter, plan: _Plan, head
     columns = _column_header(panel.col_labels, plan, header)
     lines += [Text(indent) + line for line in columns]
     lines += [Text(indent)] * (header - len(columns))
-    labels = _row_labels(panel.row_labels, plan)
+    labels = _marked_labels(panel, plan)
+    rows, cols = ({i // plan.k for i in m} for m in panel.mark)
     for i in range(data.shape[0]):
         line = Text("" if plan.shared else labels[i] + " ")
         for j in range(data.shape[1]):
-            line.append(*painter.cell(data[i, j], norm[i, j], plan.cell, plan.values))
+            text, style = painter.cell(data[i, j], norm[i, j], plan.cell, plan.values)
+            if i in rows and j in cols:
+                text, style = painter.marked(norm[i, j], plan.cell)
+            line.append(text, style)
         lines.append(line)
     return lines
+
+
+def _marked_labels(panel: Panel, plan: _Plan) -> list[str]:
+    """Row labels; a row the panel marks ends in MARK_ROW."""
+    labels = _row_labels(panel.row_labels, plan)
+    for i in {i // plan.k for i in panel.mark[0]}:
+        labels[i] = pad(fit(labels[i].strip(), plan.label_width - 1) + MARK_ROW, plan.label_width, "right")
+    return labels
 
 
 class _Matrices(Drawing):
@@ -222,7 +236,7 @@ class _Matrices(Drawing):
             ]
             gaps = [0] + [GAP] * (len(blocks) - 1)
             if plan.shared:
-                labels = _row_labels(panels[members[0]].row_labels, plan)
+                labels = _marked_labels(panels[members[0]], plan)
                 blocks.insert(0, [Text()] * (1 + header) + [Text(t) for t in labels])
                 widths.insert(0, plan.label_width)
                 gaps = [0, 1, *gaps[1:]]
