@@ -63,7 +63,7 @@ class FindDialog(ModalScreen[bool]):
             self.query_one("#error", Label).update(Text(str(exc)))
             return
         self.app.clear_notifications()
-        self.notify(f"best: L{best.layer} H{best.head} ({best.weight:.3f})", timeout=3)
+        self.notify(f"best: L{best.layer} H{best.head} (score {best.score:+.3f}, weight {best.weight:.3f})", timeout=3)
         self.dismiss(True)
 
     def action_cancel(self) -> None:
