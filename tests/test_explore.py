@@ -98,13 +98,13 @@ def test_slash_ranks_heads_like_find_and_jumps_to_the_best(seed: Attention) -> N
         await pilot.press(*["backspace"] * 3, *"cat", "enter")
         assert isinstance(app.screen, HeadScreen)
         s = app.session
-        assert s.names == (5, 11)  # MiniLM's coreference head
+        ranked = attnviz.analysis.find.rank_heads(seed, "it", "cat", 3)  # by score, as find ranks
+        assert s.names == (ranked[0].layer, ranked[0].head)
         assert seed.tokens[s.query] == "it"
-        assert [(f.layer, f.head) for f in s.found[:3]] == [
-            (r.layer, r.head) for r in attnviz.analysis.find.rank_heads(seed, "it", "cat", 3)
-        ]
+        assert [(f.layer, f.head) for f in s.found[:3]] == [(r.layer, r.head) for r in ranked]
         text = screen_text(app)
-        assert 'query 8 "it"' in text and "cat" in text and ".64" in text
+        weight = f"{seed.head(*s.names)[8, 2]:.2f}".lstrip("0")
+        assert 'query 8 "it"' in text and "cat" in text and weight in text
         await pilot.press("escape")
         assert "heads linking it → cat" in screen_text(app)  # the ranking stays under the overview
 
