@@ -281,7 +281,7 @@ def test_a_long_text_pools_and_the_query_marker_follows(seed: Attention) -> None
     drive(app, script)
 
 
-def test_cross_attention_draws_keys_apart_and_refuses_statistics() -> None:
+def test_cross_attention_draws_keys_apart() -> None:
     rng = np.random.default_rng(1)
     weights = rng.random((1, 2, 3, 5)).astype(np.float32)
     weights /= weights.sum(-1, keepdims=True)
@@ -293,16 +293,42 @@ def test_cross_attention_draws_keys_apart_and_refuses_statistics() -> None:
     app = ExploreApp(Session(attn, explainer=explainer, explain_missing=missing))
 
     async def script(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("s")
-        assert app.session.stat is None
+        await pilot.press("s", "s", "s", "s")  # entropy, max_weight, special_mass, prev_token
+        assert app.session.stat == "prev_token"
+        assert "prev_token n/a" in screen_text(app)  # no diagonal between two texts
         await pilot.press("enter")
         text = screen_text(app)
         assert "asleep" in text and "chat" in text  # keys across, queries down
         assert "the cat is asleep" in text  # the sentence is the key side
+        best = int(np.argmax(weights[0, 0, 0]))
+        bars = text[text.index('query 0 "le"') :].splitlines()
+        assert f"{best} {attn.key_tokens[best]}" in bars[2]  # the top bar is the source token it weighs most
         await pilot.press("e")
         assert "cross-attention" in screen_text(app)
 
     drive(app, script, (100, 30))
+
+
+@pytest.mark.slow
+def test_an_encoder_decoder_opens_on_its_cross_attention(tmp_path: Path) -> None:
+    from conftest import save_tiny_seq2seq
+
+    model = save_tiny_seq2seq(tmp_path / "t5", "t5")
+    common = Common(model=str(model), target="le chat dort")
+    attn = common.hygiene(common.extract("the cat sleeps"))  # as the command does: the cross stack
+    assert attn.stack == "cross" and attn.n_queries != attn.n_keys
+    explainer, missing = explainer_for(common, "the cat sleeps", attn)
+    app = ExploreApp(Session(attn, explainer=explainer, explain_missing=missing))
+
+    async def script(pilot) -> None:  # type: ignore[no-untyped-def]
+        assert f"{attn.n_queries} target × {attn.n_keys} source tokens" in screen_text(app)
+        await pilot.press("enter")
+        view = app.screen.query_one(HeadHeatmap).view()
+        assert view.base.panels[0].matrix.shape == (attn.n_queries, attn.n_keys)
+        await pilot.press("e")
+        assert "explain is not available" in screen_text(app)
+
+    drive(app, script, (120, 40))
 
 
 def test_explore_needs_a_terminal() -> None:

@@ -57,9 +57,12 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     subprocess.run(["tmux", "-L", server.socket, "kill-server"], capture_output=True, timeout=30)
 
 
-def test_explore_draws_moves_and_quits_with_0_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
+@pytest.mark.parametrize("piped", [False, True], ids=["argument", "stdin"])
+def test_explore_draws_moves_and_quits_with_0_in_a_real_terminal(tmux: Tmux, tmp_path: Path, piped: bool) -> None:
     status = tmp_path / "status"
-    command = f"{shlex.quote(entry_point())} explore {shlex.quote(SEED)}; echo $? > {shlex.quote(str(status))}"
+    explore = f"{shlex.quote(entry_point())} explore"
+    run = f"printf %s {shlex.quote(SEED)} | {explore} -" if piped else f"{explore} {shlex.quote(SEED)}"
+    command = f"{run}; echo $? > {shlex.quote(str(status))}"
     tmux("new-session", "-d", "-s", "explore", "-x", "80", "-y", "24", "-c", str(tmp_path), command)
     screen = tmux.wait_for("6 layers × 12 heads, 12 tokens")
     assert screen.splitlines()[0].startswith(" L0 H0")

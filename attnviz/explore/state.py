@@ -76,16 +76,12 @@ class Session:
 
     @cached_property
     def stats(self) -> list[HeadStats]:
-        if not self.attn.is_self:
-            raise UsageError("head statistics are defined for self-attention; this is cross-attention")
         return head_stats(self.attn)
 
     def next_stat(self) -> str | None:
         """Cycle the overview's statistic: each of `stats`' in turn, then the thumbnails again."""
         order = [None, *STAT_KEYS]
         stat = order[(order.index(self.stat) + 1) % len(order)]
-        if stat is not None:
-            self.stats  # noqa: B018  (fails here, before a view draws, on cross-attention)
         self.stat = stat
         return stat
 

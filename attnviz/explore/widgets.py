@@ -20,7 +20,7 @@ from attnviz.render.canvas import Drawing, is_mono
 from attnviz.render.labels import safe_label
 from attnviz.render.overview import Overview
 from attnviz.render.overview import QueryBars as Bars
-from attnviz.render.reports import find_table, share_bars
+from attnviz.render.reports import find_table
 from attnviz.render.terminal import Heatmap
 
 if TYPE_CHECKING:
@@ -192,9 +192,10 @@ class HeadLine(Widget):
         s = self.session
         text = Text(f" {s.label}", style="bold")
         if self.view == "overview" and s.stat is not None:
-            text.append(f"  {s.stat} {s.stat_value():.3f}")
+            value = s.stat_value()
+            text.append(f"  {s.stat} " + ("n/a" if value is None or value != value else f"{value:.3f}"))
         if self.view != "overview":
-            text.append(f"  query {s.attn.offset + s.query} ")
+            text.append(f"  query {s.attn.positions[s.query]} ")
             text.append(repr(safe_label(s.attn.tokens[s.query])))
         hint = {
             "overview": "  arrows move · Enter opens · [ ] layer · s statistic · / find · ? keys",
@@ -239,9 +240,8 @@ class HeadHeatmap(LinesView):
         if key not in self._views:
             if len(self._views) > 8:  # a few recent heads stay laid out; older ones go
                 self._views.pop(next(iter(self._views)))
-            a = s.attn
-            heatmap = Heatmap(s.matrix(), a.tokens, a.key_tokens, title=s.label, cmap=s.cmap, notes=a.notes,
-                              offset=a.offset)  # fmt: skip
+            layer, head = s.names
+            heatmap = Heatmap(s.attn, layer=layer, head=head, cmap=s.cmap)
             self._views[key] = MatrixView(heatmap)
         view = self._views[key]
         view.row = s.query
@@ -282,15 +282,10 @@ class QueryPane(LinesView):
     def drawing(self) -> RenderableType:
         s = self.session
         a = s.attn
-        row = s.matrix()[s.query]
-        if a.is_self:
-            bars: RenderableType = Bars(self._head(), s.query, top=10, cmap=s.cmap, offset=a.offset, notes=())
-        else:  # QueryBars labels keys with the query tokens
-            title = f"query {a.offset + s.query} {safe_label(a.tokens[s.query])!r}: top keys in {s.label}"
-            bars = share_bars(row, a.key_tokens, title, top=min(10, a.n_keys))
+        bars = Bars(self._head(), s.query, top=10, cmap=s.cmap, notes=())
         if self._labels is None:
             self._labels = [safe_label(t) for t in a.key_tokens]
-        self._sentence = Sentence(self._labels, row, s.query if a.is_self else None, s.cmap)
+        self._sentence = Sentence(self._labels, s.matrix()[s.query], s.query if a.is_self else None, s.cmap)
         self._stack = _Stacked([bars, self._sentence])
         return self._stack
 
