@@ -137,7 +137,7 @@ def test_installed_entry_point_imports_no_heavy_module(tmp_path: Path, args: lis
     imported = imported_by_entry_point(args, tmp_path)
     assert "attnviz" in imported
     if args[0] != "--help":
-        assert "numpy" in imported and "safetensors" in imported  # the model really ran
+        assert "numpy" in imported and "tokenizers" in imported  # the model really ran (no safetensors: read by hand)
     assert imported.isdisjoint(HEAVY)
 
 

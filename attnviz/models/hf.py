@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from attnviz.errors import ModelError, UsageError
+from attnviz.models.engine import stack_layers
 from attnviz.models.tokens import Tokens, from_encoding, warn_truncated
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -158,7 +160,7 @@ def tokenize(
     if inputs["input_ids"].shape[1] == 0:
         raise UsageError("the text gives no tokens for this model")
     if getattr(inputs, "encodings", None):
-        return inputs, from_encoding(inputs.encodings[0], text)
+        return inputs, replace(from_encoding(inputs.encodings[0], text), inputs=inputs)
     ids = inputs["input_ids"][0].tolist()  # a slow tokenizer: no offsets or word ids
     special = np.isin(ids, tokenizer.all_special_ids)
     return inputs, Tokens(
@@ -166,6 +168,7 @@ def tokenize(
         labels=tuple(tokenizer.convert_ids_to_tokens(ids)),
         special=special,
         word_ids=np.where(special, -1, np.arange(len(ids))),
+        inputs=inputs,
     )
 
 
@@ -237,6 +240,34 @@ def run(
     if set(kept) != set(layers):
         raise ModelError("the model's attention hooks did not fire; it returned no attention weights")
     return kept
+
+
+class HfEngine:
+    """A transformers model and its tokenizer behind the common interface (models/engine.py)."""
+
+    name = "hf"
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        config = model.config
+        self.n_layers = config.num_hidden_layers
+        self.n_heads = config.num_attention_heads
+        self.kv_heads = getattr(config, "num_key_value_heads", None) or self.n_heads
+        self.causal: bool | None = True if getattr(config, "is_decoder", False) else None
+
+    @classmethod
+    def load(cls, folder: Path, **options: Any) -> HfEngine:
+        return cls(*load(folder, **options))
+
+    def tokenize(self, text: str, max_tokens: int | None) -> Tokens:
+        limit = max_positions(self.model, self.tokenizer)
+        by_user = max_tokens is not None and max_tokens <= limit
+        return tokenize(self.tokenizer, text, min(limit, max_tokens or limit), by_user)[1]
+
+    def attention(self, tokens: Tokens, layers: list[int], heads: list[int]) -> np.ndarray:
+        kept = run(self.model, tokens.inputs, layers, heads)
+        return stack_layers(kept, layers, list(range(len(heads))), len(heads))
 
 
 def _to_numpy(t: Any) -> np.ndarray:

@@ -11,7 +11,7 @@ from attnviz.errors import UsageError
 from attnviz.models import hf, hf_generate
 from attnviz.models.generation import GenerateOptions, extend_tokens, stop_ids
 from attnviz.models.resolve import ModelSource
-from attnviz.models.run import Extraction, Selection, _attention, _looks_causal, _stack, indices
+from attnviz.models.run import Extraction, Selection, _attention, attention_of, indices
 from attnviz.models.tokens import Tokens
 
 
@@ -37,15 +37,12 @@ def extract(
             f"--target gives an encoder-decoder's decoder text, and '{source.name}' is not an encoder-decoder",
             hint="to let a decoder continue the text, use --generate N",
         )
+    if generate is None:
+        return Extraction((attention_of(hf.HfEngine(model, tokenizer), text, source.name, layers, heads, max_tokens),))
     layer_ids = indices(layers, config.num_hidden_layers, "layer")
     head_ids = indices(heads, config.num_attention_heads, "head")
     by_user = max_tokens is not None and max_tokens <= limit
     inputs, tokens = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit), by_user)
-    if generate is None:
-        kept = hf.run(model, inputs, layer_ids, head_ids)
-        weights = _stack(kept, layer_ids, list(range(len(head_ids))), len(head_ids))
-        causal = bool(getattr(config, "is_decoder", False)) or _looks_causal(weights)
-        return Extraction((_attention(tokens, weights, layer_ids, head_ids, causal, source.name, "hf", text),))
     _check_room(len(tokens.ids), generate.max_new, limit)
     written = hf_generate.decoder(model, inputs, generate, lambda _layers, _heads: (layer_ids, head_ids))
     kept = written.stacks[""]

@@ -59,7 +59,7 @@ def forward_packed(
     kept: list[dict[int, np.ndarray]] = [{} for _ in sequences]
     last = max(layers)
     for i in range(last + 1):
-        p = model.w.layer(i)
+        p = model.layer(i)
         final = i == last
         if c.arch == "gpt2":  # pre-norm: x + f(LN(x))
             a, weights = _attend(scratch.layer_norm(x, p["ln1_g"], p["ln1_b"], c.eps), p, c.n_head, spans, True, final)

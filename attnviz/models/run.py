@@ -1,8 +1,11 @@
-"""One entry point for both engines: text in, `Attention` out."""
+"""One entry point for both engines: text in, `Attention` out.
+
+This module picks an engine (models/engine.py: load, tokenize, attention for the asked layers)
+and assembles the `Attention`; what a model computes lives in the engines.
+"""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,13 +15,15 @@ import numpy as np
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 from attnviz.models import scratch
+from attnviz.models.engine import Engine, looks_causal, stack_layers
 from attnviz.models.generation import GenerateOptions
 from attnviz.models.resolve import ModelSource, hub_folder, resolve
-from attnviz.models.tokens import Tokens, check_text, encode, encode_words, load_tokenizer
+from attnviz.models.scratch.engine import SMALL_INPUT, ScratchEngine, blas_threads_for  # noqa: F401 (used via run.)
+from attnviz.models.scratch.weights import INDEX, SINGLE
+from attnviz.models.tokens import Tokens, check_text
 
 ENGINES = ("auto", "scratch", "hf")
 STACKS = ("encoder", "decoder", "cross")  # an encoder-decoder's three kinds of attention
-SMALL_INPUT = 128  # tokens
 RANDOM_MAX = {"layers": 12, "heads": 16, "dim": 768}  # BERT-base sized: attention of 1024 tokens < 1 GB
 
 Selection = str | Sequence[int] | None
@@ -78,7 +83,7 @@ def pick_engine(source: ModelSource, engine: str) -> str:
         return "hf"
     runnable = (
         raw.get("model_type") in scratch.SUPPORTED
-        and (folder / "model.safetensors").is_file()
+        and ((folder / SINGLE).is_file() or (folder / INDEX).is_file())
         and (folder / "tokenizer.json").is_file()
     )
     if not runnable:
@@ -148,13 +153,8 @@ def extract_all(
 ) -> Extraction:
     """Every stack of `model` on `text`; `generate` lets a decoder continue the text, `target`
     is an encoder-decoder's decoder text (teacher forcing)."""
-    torch_only = [
-        flag
-        for flag, used in (("--device", device != "cpu"), ("--dtype", dtype != "float32"), ("--device-map", device_map))
-        if used
-    ]
-    if torch_only and engine == "scratch":
-        raise UsageError(f"{', '.join(torch_only)} applies to the hf engine only", hint="use --engine hf or auto")
+    torch_only = torch_only_flags(device, dtype, device_map)
+    check_torch_only(engine, torch_only)
     if generate is not None:
         generate.check()
     if target is not None:
@@ -198,23 +198,62 @@ def _source(text: str, model: str, max_tokens: int | None) -> ModelSource:
     return source
 
 
+def torch_only_flags(device: str, dtype: str, device_map: str | None) -> list[str]:
+    """The options only transformers has (a GPU, half precision), where they are used."""
+    used = (("--device", device != "cpu"), ("--dtype", dtype != "float32"), ("--device-map", device_map is not None))
+    return [flag for flag, on in used if on]
+
+
+def check_torch_only(engine: str, torch_only: list[str]) -> None:
+    if torch_only and engine == "scratch":
+        raise UsageError(f"{', '.join(torch_only)} applies to the hf engine only", hint="use --engine hf or auto")
+
+
+def load_engine(source: ModelSource, chosen: str, random: RandomOptions, **hf_options: Any) -> Engine:
+    """The chosen engine with the model loaded (`hf_options`: device, dtype … for transformers)."""
+    if chosen == "scratch":
+        if source.kind == "random":
+            random.check()
+            return ScratchEngine(scratch.random_model(random.layers, random.heads, random.dim, random.seed), None)
+        assert source.path is not None
+        return ScratchEngine.load(source.path)
+    from attnviz.models.hf import HfEngine
+
+    assert source.path is not None
+    return HfEngine.load(source.path, **hf_options)
+
+
+def attention_of(
+    engine: Engine, text: str, model: str, layers: Selection, heads: Selection, max_tokens: int | None
+) -> Attention:
+    """Tokenise `text`, run the engine on it, and label what it gives."""
+    layer_ids = indices(layers, engine.n_layers, "layer")
+    head_ids = indices(heads, engine.n_heads, "head")
+    tokens = engine.tokenize(text, max_tokens)
+    return assemble(engine, tokens, engine.attention(tokens, layer_ids, head_ids), layer_ids, head_ids, model, text)
+
+
+def assemble(
+    engine: Engine, tokens: Tokens, weights: np.ndarray, layers: list[int], heads: list[int], model: str, text: str,
+    **more: Any,
+) -> Attention:  # fmt: skip
+    """The `Attention` of an engine's weights (layers, heads, query, key) on `tokens`."""
+    causal = engine.causal if engine.causal is not None else looks_causal(weights)
+    return _attention(
+        tokens, weights, layers, heads, causal, model, engine.name, text,
+        model_heads=engine.n_heads, kv_heads=engine.kv_heads, **more,
+    )  # fmt: skip
+
+
 def load_scratch(source: ModelSource, random: RandomOptions) -> tuple[scratch.Transformer, object | None]:
     """(model, tokenizer); the random model tokenises by words and has no tokenizer."""
-    if source.kind == "random":
-        r = random
-        r.check()
-        return scratch.random_model(r.layers, r.heads, r.dim, r.seed), None
-    assert source.path is not None
-    model = scratch.load(source.path)
-    return model, load_tokenizer(source.path)
+    engine = load_engine(source, "scratch", random)
+    assert isinstance(engine, ScratchEngine)
+    return engine.model, engine.tokenizer
 
 
 def scratch_tokens(model: scratch.Transformer, tokenizer: object | None, text: str, max_tokens: int | None) -> Tokens:
-    limit = min(model.config.max_positions, max_tokens or model.config.max_positions)
-    by_user = max_tokens is not None and max_tokens <= model.config.max_positions
-    if tokenizer is None:
-        return encode_words(text, scratch.RANDOM_VOCAB, limit, by_user)
-    return encode(tokenizer, text, limit, by_user)
+    return ScratchEngine(model, tokenizer).tokenize(text, max_tokens)
 
 
 def _extract_scratch(
@@ -226,48 +265,23 @@ def _extract_scratch(
     random: RandomOptions,
     generate: GenerateOptions | None = None,
 ) -> Extraction:
-    model, tokenizer = load_scratch(source, random)
-    c = model.config
-    layer_ids = indices(layers, c.n_layer, "layer")
-    head_ids = indices(heads, c.n_head, "head")
-    tokens = scratch_tokens(model, tokenizer, text, max_tokens)
+    engine = load_engine(source, "scratch", random)
+    assert isinstance(engine, ScratchEngine)
     if generate is not None:
         from attnviz.models import scratch_generate
 
-        return scratch_generate.extract(model, tokenizer, tokens, text, source.name, layer_ids, head_ids, generate)
-    with blas_threads_for(len(tokens.ids)):
-        kept, _ = model.forward(tokens.ids, layer_ids)
-    weights = _stack(kept, layer_ids, head_ids, c.n_head)
-    return Extraction((_attention(tokens, weights, layer_ids, head_ids, c.causal, source.name, "scratch", text),))
+        layer_ids = indices(layers, engine.n_layers, "layer")
+        head_ids = indices(heads, engine.n_heads, "head")
+        tokens = engine.tokenize(text, max_tokens)
+        return scratch_generate.extract(
+            engine.model, engine.tokenizer, tokens, text, source.name, layer_ids, head_ids, generate
+        )
+    return Extraction((attention_of(engine, text, source.name, layers, heads, max_tokens),))
 
 
-def blas_threads_for(n_tokens: int) -> contextlib.AbstractContextManager[object]:
-    """One BLAS thread for short inputs: waking and spinning threads costs more than the
-    matrix products of a sentence (10× slower on a busy 2-core machine); long inputs use all."""
-    if n_tokens > SMALL_INPUT:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, user_api="blas")
-
-
-def _stack(kept: dict[int, np.ndarray], layers: list[int], heads: list[int], n_head: int) -> np.ndarray:
-    """(layers, heads, query, key) from {layer: (all heads, query, key)}, freeing each layer
-    as it is copied: a 4096-token layer is 805 MB, so no second full copy is ever made."""
-    if len(layers) == 1 and len(heads) == n_head:
-        return kept.pop(layers[0])[None]  # a view: no copy at all
-    first = kept[layers[0]]
-    out = np.empty((len(layers), len(heads), *first.shape[1:]), dtype=np.float32)
-    for i, layer in enumerate(layers):
-        out[i] = kept.pop(layer)[heads]
-    return out
-
-
-def _looks_causal(weights: np.ndarray) -> bool:
-    """Decoders in transformers do not all set is_decoder; an all-zero upper triangle tells
-    (one head is enough: a causal mask covers them all)."""
-    n = weights.shape[-1]
-    return n > 1 and not np.triu(weights[0, 0], k=1).any()
+# The shared helpers under the names the hf side and the corpus session already use.
+_stack = stack_layers
+_looks_causal = looks_causal
 
 
 def _attention(
@@ -319,13 +333,12 @@ def record_layer(
     if pick_engine(source, "auto") != "scratch":
         raise UsageError(
             f"explain needs the scratch engine, which cannot run '{source.name}'",
-            hint=f"it runs {', '.join(scratch.SUPPORTED)} models with model.safetensors and tokenizer.json",
+            hint=f"it runs {', '.join(scratch.SUPPORTED)} models with safetensors weights and tokenizer.json",
         )
-    net, tokenizer = load_scratch(source, random or RandomOptions())
-    (layer,) = indices([layer], net.config.n_layer, "layer")
-    tokens = scratch_tokens(net, tokenizer, text, max_tokens)
-    with blas_threads_for(len(tokens.ids)):
-        kept, record = net.forward(tokens.ids, [layer], record_layer=layer)
-    heads = list(range(net.config.n_head))
-    attn = _attention(tokens, kept[layer][None], [layer], heads, net.config.causal, source.name, "scratch", text)
+    engine = load_engine(source, "scratch", random or RandomOptions())
+    assert isinstance(engine, ScratchEngine)
+    (layer,) = indices([layer], engine.n_layers, "layer")
+    tokens = engine.tokenize(text, max_tokens)
+    weights, record = engine.record(tokens, layer)
+    attn = assemble(engine, tokens, weights[None], [layer], list(range(engine.n_heads)), source.name, text)
     return attn, record

@@ -7,14 +7,14 @@ same `Attention` that `extract` would give for it (the same helpers build it).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from attnviz.attention import Attention
-from attnviz.errors import UsageError
 from attnviz.models import packed, run
+from attnviz.models.engine import Engine
+from attnviz.models.scratch.engine import ScratchEngine, blas_threads_for
 from attnviz.models.tokens import Tokens, check_text
 
 GROUP_BYTES = 64 * 2**20  # attention weights of one packed group of texts
@@ -46,14 +46,8 @@ class SessionSpec:
 
 def check_spec(spec: SessionSpec) -> str:
     """Find the model and choose its engine without loading it: errors come before any work."""
-    torch_only = [
-        flag
-        for flag, used in (("--device", spec.device != "cpu"), ("--dtype", spec.dtype != "float32"),
-                           ("--device-map", spec.device_map is not None))
-        if used
-    ]  # fmt: skip
-    if torch_only and spec.engine == "scratch":
-        raise UsageError(f"{', '.join(torch_only)} applies to the hf engine only", hint="use --engine hf or auto")
+    torch_only = run.torch_only_flags(spec.device, spec.dtype, spec.device_map)
+    run.check_torch_only(spec.engine, torch_only)
     source = run._source("x", spec.model, spec.max_tokens)  # "x": a placeholder that passes the text check
     if source.kind == "random":
         spec.random.check()
@@ -67,25 +61,18 @@ class Session:
         self.spec = spec
         self.engine = check_spec(spec)
         self.source = run._source("x", spec.model, spec.max_tokens)
-        self._model: Any
-        self._tokenizer: Any
-        if self.engine == "scratch":
-            self._model, self._tokenizer = run.load_scratch(self.source, spec.random)
+        if self.engine == "hf" and threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)  # N workers share the cores instead of each taking all
+        self.loaded: Engine = run.load_engine(
+            self.source, self.engine, spec.random, device=spec.device, dtype=spec.dtype,
+            device_map=spec.device_map, trust_remote_code=spec.trust_remote_code,
+        )  # fmt: skip
+        if isinstance(self.loaded, ScratchEngine):
             # Every text runs every layer: read each layer's weights from the file once, not
             # once per text (the default reader re-reads them to keep one layer in memory).
-            self._model.w.layer = functools.cache(self._model.w.layer)
-        else:
-            from attnviz.models import hf
-
-            if threads is not None:
-                import torch
-
-                torch.set_num_threads(threads)  # N workers share the cores instead of each taking all
-            assert self.source.path is not None
-            self._model, self._tokenizer = hf.load(
-                self.source.path, device=spec.device, dtype=spec.dtype, device_map=spec.device_map,
-                trust_remote_code=spec.trust_remote_code,
-            )  # fmt: skip
+            self.loaded.model.keep_layers()
 
     def attention(self, text: str) -> Attention:
         """Every layer and head of the model on `text`."""
@@ -94,22 +81,16 @@ class Session:
     def encode(self, text: str) -> Encoded:
         """Tokenise one text (a UsageError or a truncation warning belongs to this text)."""
         check_text(text)
-        limit = self.spec.max_tokens
-        if self.engine == "scratch":
-            return Encoded(text, run.scratch_tokens(self._model, self._tokenizer, text, limit))
-        from attnviz.models import hf
-
-        most = hf.max_positions(self._model, self._tokenizer)
-        inputs, tokens = hf.tokenize(self._tokenizer, text, min(most, limit or most))
-        return Encoded(text, tokens, inputs)
+        tokens = self.loaded.tokenize(text, self.spec.max_tokens)
+        return Encoded(text, tokens, tokens.inputs)
 
     def attend(self, batch: list[Encoded]) -> Iterator[Attention]:
         """Every layer and head for each encoded text, in order. The scratch engine runs
         groups of texts together (`packed`); only one group's weights are held at a time."""
-        if self.engine == "hf":
-            yield from (self._hf(item) for item in batch)
+        if not isinstance(self.loaded, ScratchEngine):
+            yield from (self._one(item) for item in batch)
             return
-        c = self._model.config
+        c = self.loaded.model.config
         if c.arch not in packed.PACKED:
             yield from (self._scratch([item])[0] for item in batch)
             return
@@ -129,27 +110,21 @@ class Session:
             yield from self._scratch(group)
 
     def _scratch(self, group: list[Encoded]) -> list[Attention]:
-        net, c = self._model, self._model.config
-        layers, heads = list(range(c.n_layer)), list(range(c.n_head))
-        longest = max(len(item.tokens.ids) for item in group)
-        with run.blas_threads_for(longest if len(group) == 1 else run.SMALL_INPUT + 1):
-            if len(group) == 1:
-                kept = [net.forward(group[0].tokens.ids, layers)[0]]
-            else:
-                kept = packed.forward_packed(net, [item.tokens.ids for item in group], layers)
-        name = self.source.name
-        out = []
-        for item, weights in zip(group, kept, strict=True):
-            stacked = run._stack(weights, layers, heads, c.n_head)
-            out.append(run._attention(item.tokens, stacked, layers, heads, c.causal, name, "scratch", item.text))
-        return out
+        if len(group) == 1:
+            return [self._one(group[0])]
+        engine = self.loaded
+        assert isinstance(engine, ScratchEngine)
+        layers, heads = list(range(engine.n_layers)), list(range(engine.n_heads))
+        with blas_threads_for(run.SMALL_INPUT + 1):
+            kept = packed.forward_packed(engine.model, [item.tokens.ids for item in group], layers)
+        return [
+            run.assemble(engine, item.tokens, run._stack(weights, layers, heads, engine.n_heads), layers, heads,
+                         self.source.name, item.text)
+            for item, weights in zip(group, kept, strict=True)
+        ]  # fmt: skip
 
-    def _hf(self, item: Encoded) -> Attention:
-        from attnviz.models import hf
-
-        model, config = self._model, self._model.config
-        layers, heads = list(range(config.num_hidden_layers)), list(range(config.num_attention_heads))
-        kept = hf.run(model, item.inputs, layers, heads)
-        weights = run._stack(kept, layers, heads, len(heads))
-        causal = bool(getattr(config, "is_decoder", False)) or run._looks_causal(weights)
-        return run._attention(item.tokens, weights, layers, heads, causal, self.source.name, "hf", item.text)
+    def _one(self, item: Encoded) -> Attention:
+        """One text through the engine, every layer and head."""
+        layers, heads = list(range(self.loaded.n_layers)), list(range(self.loaded.n_heads))
+        weights = self.loaded.attention(item.tokens, layers, heads)
+        return run.assemble(self.loaded, item.tokens, weights, layers, heads, self.source.name, item.text)

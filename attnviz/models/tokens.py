@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ class Tokens:
     labels: tuple[str, ...]  # what a person reads: the text span, "##" on word continuations
     special: np.ndarray  # bool (tokens,)
     word_ids: np.ndarray  # int64 (tokens,), -1 for special tokens
+    inputs: Any = field(default=None, compare=False, repr=False)  # the engine's own form (hf: tensors)
 
 
 def check_text(text: str) -> str:

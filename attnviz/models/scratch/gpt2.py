@@ -1,0 +1,46 @@
+"""GPT-2: a pre-norm causal decoder, x + f(LN(x)), learned positions, fused q/k/v (Conv1D)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from attnviz.models.scratch.activations import activate
+from attnviz.models.scratch.attention import multi_head_attention
+from attnviz.models.scratch.config import Config
+from attnviz.models.scratch.masks import causal_mask
+from attnviz.models.scratch.norms import layer_norm
+from attnviz.models.scratch.tensors import Tensors
+
+LAYER = {  # GPT-2 uses Conv1D, already (in, out); c_attn holds q, k, v side by side
+    "qkv_w": "attn.c_attn.weight", "qkv_b": "attn.c_attn.bias",
+    "wo": "attn.c_proj.weight", "bo": "attn.c_proj.bias",
+    "ln1_g": "ln_1.weight", "ln1_b": "ln_1.bias", "ln2_g": "ln_2.weight", "ln2_b": "ln_2.bias",
+    "w1": "mlp.c_fc.weight", "b1": "mlp.c_fc.bias", "w2": "mlp.c_proj.weight", "b2": "mlp.c_proj.bias",
+}  # fmt: skip
+FIRST = "wte.weight"
+
+
+def layer_weights(c: Config, tensors: Tensors, prefix: str, i: int) -> dict[str, np.ndarray]:
+    p = {k: tensors.read(f"{prefix}h.{i}.{v}") for k, v in LAYER.items()}
+    d = p["wo"].shape[0]
+    p["wq"], p["wk"], p["wv"] = np.split(p.pop("qkv_w"), [d, 2 * d], axis=1)  # (d, d) each
+    p["bq"], p["bk"], p["bv"] = np.split(p.pop("qkv_b"), [d, 2 * d])
+    return p
+
+
+def embed(c: Config, tensors: Tensors, prefix: str, ids: np.ndarray, start: int = 0) -> np.ndarray:
+    pos = np.arange(start, start + len(ids))
+    return tensors.rows(prefix + "wte.weight", ids) + tensors.rows(prefix + "wpe.weight", pos)  # (tokens, d_model)
+
+
+def prepare(c: Config, n: int) -> dict:
+    return {"mask": causal_mask(n)}
+
+
+def block(c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """pre-norm: x + attention(LN(x)), then x + MLP(LN(x))."""
+    a, weights = multi_head_attention(layer_norm(x, p["ln1_g"], p["ln1_b"], c.eps), p, c.n_head, context["mask"], rec)
+    x = x + a
+    h = activate(layer_norm(x, p["ln2_g"], p["ln2_b"], c.eps) @ p["w1"] + p["b1"], c.activation)
+    rec.update(wo=p["wo"], bo=p["bo"])
+    return x + (h @ p["w2"] + p["b2"]), weights

@@ -1,0 +1,112 @@
+"""The model: a family's embedding and blocks run layer after layer, one layer's weights in
+memory at a time; the loader and the seeded toy model."""
+
+from __future__ import annotations
+
+import importlib
+import math
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from attnviz.models.scratch import bert
+from attnviz.models.scratch.config import LLAMA_FAMILY, Config, config_from_json, read_config
+from attnviz.models.scratch.tensors import InMemory, Tensors, find_prefix
+from attnviz.models.scratch.weights import Checkpoint
+
+RANDOM_VOCAB = 4096  # the toy model's vocabulary; its words are hashed into it
+
+
+def family(arch: str) -> ModuleType:
+    """The module that wires an architecture's block: bert.py, gpt2.py or llama.py."""
+    name = "llama" if arch in LLAMA_FAMILY else arch
+    return importlib.import_module(f"attnviz.models.scratch.{name}")
+
+
+class Transformer:
+    """Weights plus a forward pass that returns the attention of the layers asked for."""
+
+    def __init__(self, config: Config, tensors: Tensors, where: str = "weights") -> None:
+        self.config = config
+        self.tensors = tensors
+        self.family = family(config.arch)
+        self.prefix = find_prefix(tensors, self.family.FIRST, where)
+        self._cache: dict[int, dict[str, np.ndarray]] | None = None
+
+    def keep_layers(self) -> None:
+        """Keep each layer's weights once read (many texts through one model: corpus runs)
+        instead of reading them again per text to hold one layer in memory."""
+        self._cache = {}
+
+    def layer(self, i: int) -> dict[str, np.ndarray]:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        p = self.family.layer_weights(self.config, self.tensors, self.prefix, i)
+        if self._cache is not None:
+            self._cache[i] = p
+        return p
+
+    def embed(self, ids: np.ndarray) -> np.ndarray:
+        """(tokens, d_model): the input of the first block."""
+        return self.family.embed(self.config, self.tensors, self.prefix, ids)
+
+    def forward(
+        self, ids: np.ndarray, layers: list[int], record_layer: int | None = None
+    ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
+        """Run up to the last layer needed; keep only the asked layers' weights (heads, q, k)
+        and, for `record_layer`, every intermediate of its attention (q, k, v, z, merged …)."""
+        c = self.config
+        # Everything that depends on positions only (masks, RoPE angles), computed once per text.
+        # A key/value cache would pass the new tokens' positions here and keep k, v per layer.
+        context = self.family.prepare(c, len(ids))
+        x = self.embed(ids)
+        kept: dict[int, np.ndarray] = {}
+        record: dict[str, np.ndarray] = {}
+        last = max([*layers, -1 if record_layer is None else record_layer])
+        for i in range(last + 1):
+            p = self.layer(i)
+            rec: dict[str, np.ndarray] = {}
+            x, weights = self.family.block(c, x, p, i, context, rec)
+            if i in layers:
+                kept[i] = weights
+            if i == record_layer:
+                record = rec
+            del weights, rec, p  # only the asked layers' attention stays in memory
+        return kept, record
+
+
+def load(folder: Path) -> Transformer:
+    """A pretrained model from config.json + safetensors (one file or index + shards)."""
+    config = config_from_json(read_config(folder))
+    return Transformer(config, Checkpoint(folder), str(folder))
+
+
+def random_model(
+    layers: int = 4, heads: int = 4, dim: int = 64, seed: int = 0, max_positions: int = 1024
+) -> Transformer:
+    """A seeded random BERT-style encoder, for watching the mechanics without pretrained weights
+    (sizes are checked by the caller: `run.RandomOptions.check`)."""
+    rng = np.random.default_rng(seed)
+
+    def normal(*shape: int, std: float = 1.0) -> np.ndarray:
+        return rng.normal(0.0, std, size=shape).astype(np.float32)
+
+    g = bert.GLOBAL
+    t: dict[str, np.ndarray] = {}
+    t[g["word"]] = normal(RANDOM_VOCAB, dim)
+    t[g["pos"]] = normal(max_positions, dim, std=0.5)
+    t[g["type"]] = np.zeros((2, dim), np.float32)
+    t[g["emb_ln_g"]], t[g["emb_ln_b"]] = np.ones(dim, np.float32), np.zeros(dim, np.float32)
+    for i in range(layers):
+        for ours, theirs in bert.LAYER.items():
+            name = f"encoder.layer.{i}.{theirs.removesuffix(':T')}"
+            if ours.startswith("ln") and ours.endswith("_g"):
+                t[name] = np.ones(dim, np.float32)
+            elif ours.startswith(("ln", "b")):
+                t[name] = np.zeros(4 * dim if ours == "b1" else dim, np.float32)
+            else:
+                out_dim, in_dim = (4 * dim, dim) if ours == "w1" else (dim, 4 * dim) if ours == "w2" else (dim, dim)
+                t[name] = normal(out_dim, in_dim, std=1.0 / math.sqrt(in_dim))  # torch layout (out, in)
+    config = Config("bert", layers, heads, dim, max_positions, 1e-12, "gelu")
+    return Transformer(config, InMemory(t), "random")

@@ -1,0 +1,136 @@
+"""The weight reader: safetensors files (one, or shards with an index) read without torch.
+
+A safetensors file is an 8-byte header length, a JSON header naming each tensor's dtype,
+shape and byte range, then the raw bytes. Tensors are read one at a time with a seek, so a
+run holds one layer's weights in memory, never the model (an 8B model is 16 GB in bfloat16).
+float16 and bfloat16 are widened to float32: bfloat16 is the top half of a float32.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from attnviz.errors import ModelError
+
+_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "F64": np.float64}
+INDEX = "model.safetensors.index.json"
+SINGLE = "model.safetensors"
+
+
+class SafetensorsFile:
+    """One .safetensors file: its header parsed, tensors read on demand."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with path.open("rb") as f:
+                (size,) = struct.unpack("<Q", f.read(8))
+                if size > 100_000_000:
+                    raise ValueError(f"a header of {size} bytes")
+                header = json.loads(f.read(size))
+        except (OSError, ValueError, struct.error) as exc:
+            raise ModelError(f"cannot read weights '{path}': {exc}") from exc
+        header.pop("__metadata__", None)
+        self.start = 8 + size
+        self.header: dict[str, dict] = header
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.header[name]["shape"])
+
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
+        """The tensor (or a range of its first axis) as float32."""
+        entry = self.header[name]
+        dtype = _DTYPES.get(entry["dtype"])
+        if dtype is None:
+            kind = entry["dtype"]
+            raise ModelError(f"'{self.path.name}': tensor '{name}' is {kind}; the scratch engine reads F32, F16, BF16")
+        shape = list(entry["shape"])
+        begin, end = entry["data_offsets"]
+        itemsize = np.dtype(dtype).itemsize
+        if rows is not None:  # a slice of rows of a 2-D table: read only those bytes
+            row_bytes = itemsize * int(np.prod(shape[1:], dtype=np.int64))
+            begin, end = begin + rows.start * row_bytes, begin + rows.stop * row_bytes
+            shape[0] = rows.stop - rows.start
+        count = (end - begin) // itemsize
+        with self.path.open("rb") as f:
+            data = np.fromfile(f, dtype=dtype, count=count, offset=self.start + begin)
+        if data.size != count:
+            raise ModelError(f"'{self.path.name}' is truncated: tensor '{name}' is incomplete")
+        return widen(data).reshape(shape)
+
+
+def widen(data: np.ndarray) -> np.ndarray:
+    """float32 from float32, float16 or bfloat16 (stored as uint16 bit patterns)."""
+    if data.dtype == np.uint16:  # bfloat16: its 16 bits are the high half of a float32
+        out = np.empty(data.shape, dtype=np.uint32)
+        np.left_shift(data, 16, out=out, dtype=np.uint32)
+        return out.view(np.float32)
+    return data.astype(np.float32, copy=False)
+
+
+class Checkpoint:
+    """Every tensor of a model folder by name: model.safetensors, or the shards that
+    model.safetensors.index.json lists."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._files: dict[str, SafetensorsFile] = {}
+        self._where: dict[str, str] = {}
+        index = folder / INDEX
+        if (folder / SINGLE).is_file():
+            single = self._open(SINGLE)
+            self._where = dict.fromkeys(single.header, SINGLE)
+        elif index.is_file():
+            try:
+                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ModelError(f"cannot read '{index}': {exc}") from exc
+            for name, shard in weight_map.items():
+                if Path(shard).name != shard:  # an index must not point outside the folder
+                    raise ModelError(f"'{index}' names a shard outside the folder: '{shard}'")
+                self._where[name] = shard
+        else:
+            raise ModelError(f"'{folder}' has no {SINGLE} or {INDEX}", hint="the scratch engine reads safetensors only")
+
+    def _open(self, shard: str) -> SafetensorsFile:
+        if shard not in self._files:
+            path = self.folder / shard
+            if not path.is_file():
+                raise ModelError(f"weights shard '{shard}' is missing from '{self.folder}'")
+            self._files[shard] = SafetensorsFile(path)
+        return self._files[shard]
+
+    def names(self) -> set[str]:
+        return set(self._where)
+
+    def _file(self, name: str) -> SafetensorsFile:
+        shard = self._where.get(name)
+        if shard is None:
+            raise ModelError(f"weights are missing: '{name}' is not in '{self.folder.name}'")
+        file = self._open(shard)
+        if name not in file.header:
+            raise ModelError(f"weights are missing: '{name}' is not in '{shard}'")
+        return file
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._file(name).shape(name)
+
+    def read(self, name: str) -> np.ndarray:
+        return self._file(name).read(name)
+
+    def rows(self, name: str, index: np.ndarray) -> np.ndarray:
+        """Rows of an embedding table: only those rows are read (a 128k-word vocabulary is
+        2 GB in float32; a sentence needs a few kB of it)."""
+        file = self._file(name)
+        n_rows = file.shape(name)[0]
+        if index.size and (index.min() < 0 or index.max() >= n_rows):
+            raise ModelError(f"token id {int(index.max())} is outside the embedding table '{name}' ({n_rows} rows)")
+        unique, inverse = np.unique(index, return_inverse=True)
+        if not unique.size:
+            return np.zeros((0, *file.shape(name)[1:]), np.float32)
+        rows = np.stack([file.read(name, slice(int(i), int(i) + 1))[0] for i in unique])
+        return rows[inverse]
