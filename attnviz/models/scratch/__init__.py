@@ -23,11 +23,11 @@ from attnviz.models.scratch.activations import erf, gelu
 from attnviz.models.scratch.attention import attention, merge_heads, multi_head_attention, softmax, split_heads
 from attnviz.models.scratch.config import SUPPORTED, Config, config_from_json, read_config
 from attnviz.models.scratch.masks import causal_mask, sliding_window_mask
-from attnviz.models.scratch.norms import layer_norm, rms_norm
 from attnviz.models.scratch.model import RANDOM_VOCAB, Transformer, load, random_model
+from attnviz.models.scratch.norms import layer_norm, rms_norm
 
 __all__ = [
-    "RANDOM_VOCAB", "SUPPORTED", "Config", "Transformer", "attention", "causal_mask", "config_from_json", "erf",
-    "gelu", "layer_norm", "load", "merge_heads", "multi_head_attention", "random_model", "read_config", "rms_norm", "sliding_window_mask",
-    "softmax", "split_heads",
+    "RANDOM_VOCAB", "SUPPORTED", "Config", "Transformer", "attention", "causal_mask", "config_from_json",
+    "erf", "gelu", "layer_norm", "load", "merge_heads", "multi_head_attention", "random_model",
+    "read_config", "rms_norm", "sliding_window_mask", "softmax", "split_heads",
 ]  # fmt: skip
