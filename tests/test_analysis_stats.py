@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from attnviz.analysis.stats import STAT_KEYS, HeadStats, head_stats, sort_stats, stat_grid
+from attnviz.analysis.stats import STAT_KEYS, HeadStats, head_stats, sort_stats, stat_grid, stat_legend
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 
@@ -54,6 +54,7 @@ def loop_stats(m: np.ndarray, special: np.ndarray) -> dict[str, float]:
         "prev_token": prev,
         "self": own / n,
         "distance": dist / n,
+        "sink": sum(float(m[i][0]) for i in range(n)) / n,
     }
 
 
@@ -68,6 +69,7 @@ def test_identity_head() -> None:
         "prev_token": 0.0,
         "self": 1.0,
         "distance": 0.0,
+        "sink": 0.2,  # only the first of five rows puts its weight on position 0
     }
 
 
@@ -94,6 +96,23 @@ def test_previous_token_head() -> None:
     assert stats["self"] == pytest.approx(1 / n)
     assert stats["distance"] == pytest.approx((n - 1) / n)
     assert stats["entropy"] == 0.0
+
+
+def test_sink_head() -> None:
+    n = 6
+    sink = np.full((n, n), 0.1 / (n - 1))
+    sink[:, 0] = 0.9  # every token parks 0.9 of its attention on the first token
+    assert one_head(sink)["sink"] == pytest.approx(0.9)
+    assert one_head(np.roll(sink, 1, axis=1))["sink"] == pytest.approx(0.02)
+
+
+def test_stat_legend_ranges() -> None:
+    legend = dict(stat_legend(12))
+    assert list(legend) == list(STAT_KEYS)
+    assert f"ln N = {math.log(12):.3f}" in legend["entropy"] and "nats" in legend["entropy"]
+    assert "1/N = 0.083" in legend["max_weight"]
+    assert "N − 1 = 11" in legend["distance"]
+    assert "unbounded" in dict(stat_legend(12, "value-norm"))["sink"]
 
 
 def test_single_token() -> None:
@@ -177,5 +196,5 @@ def test_unknown_statistic(call) -> None:
     with pytest.raises(UsageError) as excinfo:
         call([], "sharpness")
     assert str(excinfo.value) == (
-        "unknown statistic 'sharpness': use one of entropy, max_weight, special_mass, prev_token, self, distance"
+        "unknown statistic 'sharpness': use one of entropy, max_weight, special_mass, prev_token, self, distance, sink"
     )

@@ -18,7 +18,7 @@ from attnviz.attention import Attention
 SEED = "The cat sat on the mat because it was comfortable"
 SPLIT = "The unbelievably tired cat slept because it was comfortable"  # un ##bel ##ie ##va ##bly
 TOKENS = ["[CLS]", "The", "cat", "sat", "on", "the", "mat", "because", "it", "was", "comfortable", "[SEP]"]
-STAT_KEYS = ["entropy", "max_weight", "special_mass", "prev_token", "self", "distance"]
+STAT_KEYS = ["entropy", "max_weight", "special_mass", "prev_token", "self", "distance", "sink"]
 
 
 def usage_error(args: list[str]) -> str:
@@ -256,7 +256,7 @@ def test_find_image_draws_every_asked_head(tmp_path: Path) -> None:
 
 
 def reference_stats(attn: Attention) -> list[dict[str, float]]:
-    """The six statistics of every head, each a mean over query rows, computed row by row."""
+    """The seven statistics of every head, each a mean over query rows, computed row by row."""
     n = attn.n_tokens
     special = [i for i in range(n) if attn.special[i]]
     rows = []
@@ -272,6 +272,7 @@ def reference_stats(attn: Attention) -> list[dict[str, float]]:
                 "prev_token": np.mean([w[i, i - 1] for i in range(1, n)]),
                 "self": np.mean([w[i, i] for i in range(n)]),
                 "distance": np.mean([sum(w[i, j] * abs(i - j) for j in range(n)) for i in range(n)]),
+                "sink": np.mean([r[0] for r in w]),
             })  # fmt: skip
     return rows
 
@@ -323,7 +324,7 @@ def test_stats_table_shows_every_head_and_marks_the_sort_column(seed: Attention)
     assert out.splitlines()[0].strip() == "per-head statistics, sorted by self"
     assert "self ▼" in out
     assert all(key in out for key in STAT_KEYS)  # every header readable at 120 columns
-    rows = [tuple(line.split()) for line in out.splitlines() if re.match(r"\s*\d+\s+\d+(\s+[\d.]+){6}\s*$", line)]
+    rows = [tuple(line.split()) for line in out.splitlines() if re.match(r"\s*\d+\s+\d+(\s+[\d.]+){7}\s*$", line)]
     assert len(rows) == 72
     expected = sorted(reference_stats(seed), key=lambda r: -r["self"])
     assert [(int(r[0]), int(r[1])) for r in rows] == [(e["layer"], e["head"]) for e in expected]
@@ -333,10 +334,28 @@ def test_stats_table_shows_every_head_and_marks_the_sort_column(seed: Attention)
 def test_stats_headers_are_readable_at_80_columns() -> None:
     out = ok(run(["stats", SEED]))
     assert all(key in out for key in STAT_KEYS)
+    assert "…" not in out.split("entropy ", 2)[1].split("\nentropy")[0]  # no value cut short
+    assert widest(out) <= 80
+
+
+def test_stats_legend_names_each_statistic_its_range_and_unit() -> None:
+    out = ok(run(["stats", SEED], width=120))
+    legend = out[out.rindex("\nentropy ") + 1 :]
+    assert [line.split()[0] for line in legend.splitlines() if line[:1].strip()] == STAT_KEYS
+    assert "in nats: 0 (one key) to ln N = 2.485 (all N = 12 keys equal)" in legend  # ln 12
+    assert "0 to N − 1 = 11" in legend and "attention sink" in legend
+
+
+def test_stats_sink_is_na_when_position_0_is_hidden_or_cropped() -> None:
+    hidden = json.loads(ok(run(["stats", SEED, "--hide-special", "--json"])))
+    cropped = json.loads(ok(run(["stats", SEED, "--tokens", "2-6", "--json"])))
+    assert all(row["sink"] is None for row in hidden + cropped)
+    plain = json.loads(ok(run(["stats", SEED, "--tokens", "0-6", "--json"])))
+    assert all(0 < row["sink"] <= 1 for row in plain)
 
 
 def test_stats_invalid_values() -> None:
-    keys = "entropy, max_weight, special_mass, prev_token, self, distance"
+    keys = "entropy, max_weight, special_mass, prev_token, self, distance, sink"
     assert usage_error(["stats", SEED, "--sort", "nope"]) == f"error: unknown statistic 'nope': use one of {keys}"
     assert usage_error(["stats", SEED, "--stat", "nope"]) == f"error: unknown statistic 'nope': use one of {keys}"
     assert usage_error(["stats", SEED, "--cmap", "nope"]).startswith("error: unknown colormap 'nope'")

@@ -12,7 +12,7 @@ import pytest
 from clicheck import png_size, run
 
 import attnviz
-from attnviz.analysis.stats import head_stats
+from attnviz.analysis.stats import STAT_KEYS, head_stats
 from attnviz.attention import Attention
 from attnviz.commands.common import Common
 from attnviz.commands.explore import explainer_for
@@ -126,7 +126,7 @@ def test_s_colours_and_sorts_the_overview_by_each_statistic(seed: Attention) -> 
         ranking = text[text.index("sorted by entropy") :].splitlines()
         first = next(line.split() for line in ranking if line.strip()[:1].isdigit())
         assert (int(first[0]), int(first[1])) == (best.layer, best.head)
-        for _ in range(6):
+        for _ in range(len(STAT_KEYS)):  # through every statistic and back to none
             await pilot.press("s")
         assert s.stat is None
         assert "▀" in screen_text(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ import numpy as np
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 
-STAT_KEYS = ("entropy", "max_weight", "special_mass", "prev_token", "self", "distance")
+STAT_KEYS = ("entropy", "max_weight", "special_mass", "prev_token", "self", "distance", "sink")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class HeadStats:
     prev_token: float | None  # None: not applicable (cross-attention has no diagonal)
     self_weight: float | None  # 'self' in `to_dict` and `STAT_KEYS`
     distance: float | None
+    sink: float | None = None  # None: position 0 is not in the map (hidden or cropped away)
 
     def value(self, key: str) -> float | None:
         """The statistic named `key` (one of `STAT_KEYS`)."""
@@ -47,8 +49,9 @@ def head_stats(attn: Attention) -> list[HeadStats]:
 
     entropy: -sum p ln p in nats (0 ln 0 = 0); max_weight: the row maximum; special_mass:
     weight on special tokens; prev_token: weight of query i on i-1, over i >= 1 (0 for one
-    token); self: the diagonal; distance: sum_j p_ij |i - j|. Each is a mean over query rows.
-    Cross-attention has no diagonal: prev_token, self and distance are NaN (n/a) there.
+    token); self: the diagonal; distance: sum_j p_ij |i - j|; sink: weight on the key at
+    position 0 (None when that key is not in the map). Each is a mean over query rows.
+    Cross-attention has no diagonal: prev_token, self and distance are None (n/a) there.
     """
     weights = attn.weights.astype(np.float64)  # (layers, heads, query, key)
     n = attn.n_tokens
@@ -56,8 +59,9 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     entropy = -(weights * logs).sum(axis=-1).mean(axis=-1)  # (layers, heads)
     max_weight = weights.max(axis=-1).mean(axis=-1)
     special_mass = weights[..., attn.key_special].sum(axis=-1).mean(axis=-1)
+    sink = _sink(attn, weights)
     if not attn.is_self:  # target positions against source positions: no diagonal to speak of
-        return _rows(attn, entropy, max_weight, special_mass, None, None, None)
+        return _rows(attn, entropy, max_weight, special_mass, None, None, None, sink)
     diagonal = np.diagonal(weights, axis1=-2, axis2=-1)  # (layers, heads, n)
     self_weight = diagonal.mean(axis=-1)
     if n > 1:
@@ -67,7 +71,17 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     positions = np.arange(n)
     gaps = np.abs(positions[:, None] - positions[None, :])  # (query, key)
     distance = (weights * gaps).sum(axis=-1).mean(axis=-1)
-    return _rows(attn, entropy, max_weight, special_mass, prev_token, self_weight, distance)
+    return _rows(attn, entropy, max_weight, special_mass, prev_token, self_weight, distance, sink)
+
+
+def _sink(attn: Attention, weights: np.ndarray) -> np.ndarray | None:
+    """(layers, heads) mean weight on the key at position 0 of the text (the attention sink of
+    Xiao et al. 2023); None when --hide-special or --tokens took that key out of the map."""
+    keys = attn.positions if attn.is_self else range(attn.key_offset or 0, (attn.key_offset or 0) + attn.n_keys)
+    first = list(keys)[:1]
+    if first != [0]:
+        return None
+    return weights[..., 0].mean(axis=-1)
 
 
 def _rows(attn: Attention, *stats: np.ndarray | None) -> list[HeadStats]:
@@ -76,7 +90,7 @@ def _rows(attn: Attention, *stats: np.ndarray | None) -> list[HeadStats]:
     def at(values: np.ndarray | None, i: int, j: int) -> float | None:
         return None if values is None else float(values[i, j])
 
-    entropy, max_weight, special_mass, prev_token, self_weight, distance = stats
+    entropy, max_weight, special_mass, prev_token, self_weight, distance, sink = stats
     return [
         HeadStats(
             layer=layer,
@@ -87,6 +101,7 @@ def _rows(attn: Attention, *stats: np.ndarray | None) -> list[HeadStats]:
             prev_token=at(prev_token, i, j),
             self_weight=at(self_weight, i, j),
             distance=at(distance, i, j),
+            sink=at(sink, i, j),
         )
         for i, layer in enumerate(attn.layers)
         for j, head in enumerate(attn.heads)
@@ -112,3 +127,20 @@ def stat_grid(rows: Sequence[HeadStats], key: str) -> np.ndarray:
         value = row.value(key)
         grid[layers.index(row.layer), heads.index(row.head)] = np.nan if value is None else value
     return grid
+
+
+def stat_legend(n_keys: int, measure: str = "weights") -> list[tuple[str, str]]:
+    """(statistic, what it measures, its range and unit) for a map of `n_keys` keys."""
+    what = "weight" if measure == "weights" else "value-weighted norm"
+    top = "1" if measure == "weights" else "unbounded (raw norms)"
+    ln_n = math.log(max(n_keys, 1))
+    return [
+        ("entropy", f"how spread a row is, −Σ p ln p, in nats: 0 (one key) to ln N = {ln_n:.3f} (all N = {n_keys} "
+                    "keys equal)"),
+        ("max_weight", f"the largest {what} in a row: 1/N = {1 / max(n_keys, 1):.3f} (flat) to {top}"),
+        ("special_mass", f"{what} on special tokens ([CLS], [SEP], BOS, padding): 0 to {top}"),
+        ("prev_token", f"{what} on the token just before: 0 to {top}"),
+        ("self", f"{what} on the token itself: 0 to {top}"),
+        ("distance", f"Σ p |i − j|, how far away the {what} lies, in tokens: 0 to N − 1 = {n_keys - 1}"),
+        ("sink", f"{what} on position 0, the attention sink (Xiao et al. 2023): 0 to {top}"),
+    ]  # fmt: skip

@@ -163,7 +163,7 @@ def stats(
     *,
     common: Common,
 ) -> None:
-    """Per-head statistics: entropy, max_weight, special_mass, prev_token, self, distance."""
+    """Per-head statistics: entropy, max_weight, special_mass, prev_token, self, distance, sink."""
     from attnviz.analysis.stats import head_stats, sort_stats, stat_grid
 
     if sort is not None:
@@ -191,9 +191,11 @@ def stats(
         )  # fmt: skip
         info(f"wrote {output}")
         return
-    from attnviz.render.reports import stats_table
+    from attnviz.render.reports import stats_legend, stats_table
 
-    common.console().print(stats_table(rows, sort))
+    console = common.console()
+    console.print(stats_table(rows, sort))
+    console.print(stats_legend(attn.n_keys, attn.measure))
 
 
 @app.command(epilog=EPILOG)

@@ -63,7 +63,7 @@ class Aggregate:
         """Fold in one text (raises UsageError when this text cannot be used)."""
         if self.kind == "stats":
             rows = head_stats(attn)
-            values = np.array([[row.value(k) for k in STAT_KEYS] for row in rows])  # (l*h, stats)
+            values = np.array([[row.value(k) for k in STAT_KEYS] for row in rows], dtype=np.float64)  # None: NaN
             self.moments.add(values.reshape(len(attn.layers), len(attn.heads), len(STAT_KEYS)))
         elif self.kind == "find":
             from attnviz.analysis.pairs import link, locate

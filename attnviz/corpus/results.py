@@ -8,7 +8,7 @@ from attnviz.analysis.stats import STAT_KEYS
 from attnviz.corpus.jobs import LINK_KEYS, Aggregate
 from attnviz.errors import UsageError
 
-Row = dict[str, int | float]
+Row = dict[str, int | float | None]
 
 
 def _heads(aggregate: Aggregate) -> list[tuple[int, int, int, int]]:
@@ -24,8 +24,9 @@ def _moment_rows(aggregate: Aggregate, keys: tuple[str, ...]) -> list[Row]:
     for i, j, layer, head in _heads(aggregate):
         row: Row = {"layer": layer, "head": head}
         for s, key in enumerate(keys):
-            row[f"{key}_mean"] = float(mean[i, j, s])
-            row[f"{key}_std"] = float(std[i, j, s])
+            # NaN: a statistic the texts' maps do not define (sink after --hide-special): null in JSON
+            row[f"{key}_mean"] = None if np.isnan(mean[i, j, s]) else float(mean[i, j, s])
+            row[f"{key}_std"] = None if np.isnan(std[i, j, s]) else float(std[i, j, s])
         row["n"] = moments.n
         rows.append(row)
     return rows
@@ -36,8 +37,13 @@ def stats_rows(aggregate: Aggregate, sort: str | None = None) -> list[Row]:
     statistic's mean (largest first) when `sort` names one, else in layer and head order."""
     rows = _moment_rows(aggregate, STAT_KEYS)
     if sort is not None:
-        rows.sort(key=lambda r: -r[f"{sort}_mean"])
+        rows.sort(key=lambda r: -_number(r[f"{sort}_mean"]))
     return rows
+
+
+def _number(value: int | float | None) -> float:
+    """A row's value for sorting: n/a (None) sorts last."""
+    return -np.inf if value is None else float(value)
 
 
 def find_rows(aggregate: Aggregate, sort: str = "score") -> list[Row]:

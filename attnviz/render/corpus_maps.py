@@ -44,7 +44,8 @@ def render_stat_maps(
     for ax, key in zip(axes.flat, STAT_KEYS, strict=False):
         table = drawn[key] = np.full((len(layers), len(heads)), np.nan)
         for r in rows:
-            table[layers.index(int(r["layer"])), heads.index(int(r["head"]))] = r[f"{key}_mean"]
+            value = r[f"{key}_mean"]  # None: not defined for these maps, drawn blank
+            table[layers.index(int(r["layer"])), heads.index(int(r["head"]))] = np.nan if value is None else value
         image = ax.imshow(table, cmap=colormap, aspect="equal", interpolation="nearest")
         ax.set_title(key, fontsize=9, color=TEXT_COLOR)
         ax.set_xlabel("head", fontsize=7)

@@ -12,14 +12,14 @@ from attnviz.analysis.stats import STAT_KEYS
 from attnviz.render.canvas import bar
 from attnviz.render.labels import format_value, plural, safe_label
 
-Row = dict[str, int | float]
+Row = dict[str, int | float | None]
 
 
-def _table(title: str) -> Table:
+def _table(title: str, padding: int = 1) -> Table:
     # no vertical rules and no edge padding, as the one-text stats table
     return Table(
         title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-        collapse_padding=True,
+        collapse_padding=True, padding=(0, padding),
     )  # fmt: skip
 
 
@@ -27,7 +27,7 @@ def corpus_stats_table(rows: Sequence[Row], sort: str | None) -> Table:
     """Every head's statistics as mean±std over the texts; the sort column is marked."""
     n = int(rows[0]["n"]) if rows else 0
     title = f"per-head statistics over {plural(n, 'text')}, mean±std" + (f", sorted by {sort}" if sort else "")
-    table = _table(title)
+    table = _table(title, padding=0)  # the box's one space between columns: seven statistics fit 80 columns
     table.add_column("layer", justify="right", no_wrap=True)
     table.add_column("head", justify="right", no_wrap=True)
     for key in STAT_KEYS:
@@ -35,7 +35,10 @@ def corpus_stats_table(rows: Sequence[Row], sort: str | None) -> Table:
         header = key.replace("_", "\n") + (" ▼" if key == sort else "")
         table.add_column(header, justify="right", no_wrap=True)
     for r in rows:
-        cells = (f"{r[f'{k}_mean']:.2f}±{format_value(float(r[f'{k}_std']))}" for k in STAT_KEYS)
+        cells = (
+            "n/a" if r[f"{k}_mean"] is None else f"{r[f'{k}_mean']:.2f}±{format_value(float(r[f'{k}_std']))}"
+            for k in STAT_KEYS
+        )
         table.add_row(str(r["layer"]), str(r["head"]), *cells)
     return table
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from attnviz.analysis.explain import Explanation
 from attnviz.analysis.find import HeadScore
-from attnviz.analysis.stats import STAT_KEYS, HeadStats
+from attnviz.analysis.stats import STAT_KEYS, HeadStats, stat_legend
 from attnviz.render.canvas import bar
 from attnviz.render.labels import fit, safe_label
 
@@ -54,10 +54,8 @@ def find_table(
 def stats_table(rows: Sequence[HeadStats], sort: str | None) -> Table:
     """Every head's statistics; the sort column is marked."""
     title = "per-head statistics" + (f", sorted by {sort}" if sort else "")
-    # no vertical rules and no edge padding: the eight columns fit 80 columns unshortened
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True
-    )
+    # no vertical rules, no edge padding, the box's one space between columns: the nine columns fit 80 columns
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=0)
     table.add_column("layer", justify="right", no_wrap=True)
     table.add_column("head", justify="right", no_wrap=True)
     for key in STAT_KEYS:
@@ -66,6 +64,17 @@ def stats_table(rows: Sequence[HeadStats], sort: str | None) -> Table:
     for r in rows:
         table.add_row(str(r.layer), str(r.head), *(_stat(r.value(k)) for k in STAT_KEYS))
     return table
+
+
+def stats_legend(n_keys: int, measure: str = "weights") -> Table:
+    """Under the statistics table: what each statistic measures, its range and unit."""
+    legend = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+    legend.add_column(no_wrap=True, style="bold")
+    legend.add_column(style="dim")
+    for key, text in stat_legend(n_keys, measure):
+        legend.add_row(key, text)
+    legend.add_row("", "each is a mean over the query rows; n/a: not defined for this map")
+    return legend
 
 
 def _stat(value: float | None) -> str:
