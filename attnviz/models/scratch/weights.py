@@ -32,9 +32,15 @@ class SafetensorsFile:
                 if size > 100_000_000:
                     raise ValueError(f"a header of {size} bytes")
                 header = json.loads(f.read(size))
-        except (OSError, ValueError, struct.error) as exc:
+            header.pop("__metadata__", None)
+            end = max((int(t["data_offsets"][1]) for t in header.values()), default=0)
+            if path.stat().st_size < 8 + size + end:  # cut short: its last tensors are missing
+                raise ValueError(f"the file ends before its data ({path.stat().st_size} of {8 + size + end} bytes)")
+        except OSError as exc:
             raise ModelError(f"cannot read weights '{path}': {exc}") from exc
-        header.pop("__metadata__", None)
+        except (ValueError, struct.error, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # the wording the safetensors library uses, which people search for
+            raise ModelError(f"cannot read weights '{path}': Error while deserializing header ({exc})") from exc
         self.start = 8 + size
         self.header: dict[str, dict] = header
 
@@ -94,7 +100,7 @@ class Checkpoint:
                     raise ModelError(f"'{index}' names a shard outside the folder: '{shard}'")
                 self._where[name] = shard
         else:
-            raise ModelError(f"'{folder}' has no {SINGLE} or {INDEX}", hint="the scratch engine reads safetensors only")
+            raise ModelError(f"'{folder}' has no {SINGLE}", hint="the scratch engine reads safetensors only")
 
     def _open(self, shard: str) -> SafetensorsFile:
         if shard not in self._files:
