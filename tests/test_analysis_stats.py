@@ -112,7 +112,7 @@ def test_stat_legend_ranges() -> None:
     assert f"ln N = {math.log(12):.3f}" in legend["entropy"] and "nats" in legend["entropy"]
     assert "1/N = 0.083" in legend["max_weight"]
     assert "N − 1 = 11" in legend["distance"]
-    assert "unbounded" in dict(stat_legend(12, "value-norm"))["sink"]
+    assert "any size (raw norms)" in dict(stat_legend(12, "value-norm"))["sink"]
 
 
 def test_single_token() -> None:

@@ -55,8 +55,9 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     """
     weights = attn.weights.astype(np.float64)  # (layers, heads, query, key)
     n = attn.n_tokens
-    logs = np.log(weights, out=np.zeros_like(weights), where=weights > 0)
-    entropy = -(weights * logs).sum(axis=-1).mean(axis=-1)  # (layers, heads)
+    shares = _shares(attn, weights)
+    logs = np.log(shares, out=np.zeros_like(shares), where=shares > 0)
+    entropy = -(shares * logs).sum(axis=-1).mean(axis=-1)  # (layers, heads)
     max_weight = weights.max(axis=-1).mean(axis=-1)
     special_mass = weights[..., attn.key_special].sum(axis=-1).mean(axis=-1)
     sink = _sink(attn, weights)
@@ -70,8 +71,17 @@ def head_stats(attn: Attention) -> list[HeadStats]:
         prev_token = np.zeros(weights.shape[:2])
     positions = np.arange(n)
     gaps = np.abs(positions[:, None] - positions[None, :])  # (query, key)
-    distance = (weights * gaps).sum(axis=-1).mean(axis=-1)
+    distance = (shares * gaps).sum(axis=-1).mean(axis=-1)
     return _rows(attn, entropy, max_weight, special_mass, prev_token, self_weight, distance, sink)
+
+
+def _shares(attn: Attention, weights: np.ndarray) -> np.ndarray:
+    """Rows as distributions: the weights themselves; value norms divided by their row sum (the
+    share of the output's norm each key brings), so that entropy and distance keep their meaning."""
+    if attn.measure == "weights":
+        return weights
+    totals = weights.sum(axis=-1, keepdims=True)
+    return np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
 
 
 def _sink(attn: Attention, weights: np.ndarray) -> np.ndarray | None:
@@ -131,16 +141,19 @@ def stat_grid(rows: Sequence[HeadStats], key: str) -> np.ndarray:
 
 def stat_legend(n_keys: int, measure: str = "weights") -> list[tuple[str, str]]:
     """(statistic, what it measures, its range and unit) for a map of `n_keys` keys."""
-    what = "weight" if measure == "weights" else "value-weighted norm"
-    top = "1" if measure == "weights" else "unbounded (raw norms)"
+    weights = measure == "weights"
+    what = "weight" if weights else "value-weighted norm"
+    top = "1" if weights else "any size (raw norms)"
+    p = "p" if weights else "p (each row's norms as shares of its sum)"
     ln_n = math.log(max(n_keys, 1))
+    low = f"1/N = {1 / max(n_keys, 1):.3f} (flat)" if weights else "0"
     return [
-        ("entropy", f"how spread a row is, −Σ p ln p, in nats: 0 (one key) to ln N = {ln_n:.3f} (all N = {n_keys} "
-                    "keys equal)"),
-        ("max_weight", f"the largest {what} in a row: 1/N = {1 / max(n_keys, 1):.3f} (flat) to {top}"),
+        ("entropy", f"how spread a row is, −Σ {p} ln p, in nats: 0 (one key) to ln N = {ln_n:.3f} (all N = "
+                    f"{n_keys} keys equal)"),
+        ("max_weight", f"the largest {what} in a row: {low} to {top}"),
         ("special_mass", f"{what} on special tokens ([CLS], [SEP], BOS, padding): 0 to {top}"),
         ("prev_token", f"{what} on the token just before: 0 to {top}"),
         ("self", f"{what} on the token itself: 0 to {top}"),
-        ("distance", f"Σ p |i − j|, how far away the {what} lies, in tokens: 0 to N − 1 = {n_keys - 1}"),
+        ("distance", f"Σ {p[:1]} |i − j|, how far away the {what} lies, in tokens: 0 to N − 1 = {n_keys - 1}"),
         ("sink", f"{what} on position 0, the attention sink (Xiao et al. 2023): 0 to {top}"),
     ]  # fmt: skip

@@ -19,7 +19,8 @@ _MAX_LISTED = 40
 
 
 def hide_special(attn: Attention) -> Attention:
-    """Drop special tokens from both axes and renormalise each row to sum to 1.
+    """Drop special tokens from both axes and renormalise each row to sum to 1 (value norms:
+    dropped, not renormalised).
 
     A row whose remaining weight is 0 stays 0. Cross-attention drops each side's own.
     """
@@ -30,8 +31,9 @@ def hide_special(attn: Attention) -> Attention:
     if keep.size == 0 or keep_keys.size == 0:
         raise UsageError("every token is special: nothing is left once they are hidden")
     weights = attn.weights[:, :, keep][:, :, :, keep_keys].astype(np.float64)  # (l, h, kept, kept keys)
-    totals = weights.sum(axis=-1, keepdims=True)
-    weights = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
+    if attn.measure == "weights":  # value norms stay raw: they were never a distribution
+        totals = weights.sum(axis=-1, keepdims=True)
+        weights = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
     return attn.replace(
         tokens=[attn.tokens[i] for i in keep],
         weights=weights.astype(np.float32),

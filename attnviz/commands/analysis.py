@@ -20,12 +20,14 @@ from attnviz.commands.view import (
     CmapOpt,
     DpiOpt,
     JsonOpt,
+    MeasureOpt,
     OutputOpt,
     TextArg,
     check_image,
+    with_measure,
 )
 from attnviz.errors import UsageError
-from attnviz.render.labels import plural
+from attnviz.render.labels import measure_label, plural
 
 FIND_HEATMAPS = 6  # the terminal draws at most this many heatmaps under the find table
 
@@ -76,6 +78,7 @@ def find(
     pairs: PairsOpt = None,
     workers: WorkersOpt = None,
     batch: BatchOpt = 32,
+    measure: MeasureOpt = None,
     *,
     common: Common,
 ) -> None:
@@ -83,8 +86,12 @@ def find(
     from attnviz.analysis.find import SORTS, rank_heads
     from attnviz.analysis.tokens import find_token, mark_generated
 
+    common = with_measure(common, measure)
+
     if corpus is not None or pairs is not None or workers is not None:
         from attnviz.commands.corpus import find_command
+
+        _weights_only(common, "--corpus and --pairs")
 
         return find_command(common, text, corpus, pairs, from_word, to_word, workers=workers, batch=batch, top=top,
                             sort=sort, json_out=json_out, output=output, cmap=cmap, dpi=dpi)  # fmt: skip
@@ -103,8 +110,9 @@ def find(
         from attnviz.render import image
 
         image.render_panels(
-            find_panels(attn, scores, mark), output, cmap=cmap, dpi=dpi,
-            title=f"heads linking {from_word} → {to_word}", captions=[find_caption(from_word, to_word, image=True)],
+            find_panels(attn, scores, mark), output, cmap=cmap, dpi=dpi, label=measure_label(attn.measure),
+            title=f"heads linking {from_word} → {to_word}",
+            captions=[find_caption(from_word, to_word, image=True), *measure_notes(attn)],
         )  # fmt: skip
         info(f"wrote {output} (top {plural(len(scores), 'head')})")
         return
@@ -119,9 +127,21 @@ def find(
     notes = [] if len(shown) == len(scores) else [
         f"heatmaps of the top {len(shown)} heads; the table ranks all {len(scores)} (--top {len(shown)} draws each)"
     ]  # fmt: skip
-    notes.append(find_caption(from_word, to_word, image=False))
+    notes += [find_caption(from_word, to_word, image=False), *measure_notes(attn)]
     panels = find_panels(attn, shown, mark)
     console.print(terminal.Comparison(panels, cmap=cmap, offset=attn.positions, notes=notes))
+
+
+def _weights_only(common: Common, what: str) -> None:
+    if common.measure not in (None, "weights"):
+        raise UsageError(f"--measure {common.measure}: {what} runs read attention weights only")
+
+
+def measure_notes(attn: "Attention") -> list[str]:
+    """The legend line that names a measure other than the weights."""
+    from attnviz.models.value_norm import NOTE
+
+    return [NOTE] if attn.measure == "value-norm" else []
 
 
 def find_caption(source: str, target: str, *, image: bool) -> str:
@@ -160,17 +180,22 @@ def stats(
     corpus: CorpusOpt = None,
     workers: WorkersOpt = None,
     batch: BatchOpt = 32,
+    measure: MeasureOpt = None,
     *,
     common: Common,
 ) -> None:
     """Per-head statistics: entropy, max_weight, special_mass, prev_token, self, distance, sink."""
     from attnviz.analysis.stats import head_stats, sort_stats, stat_grid
 
+    common = with_measure(common, measure)
+
     if sort is not None:
         sort_stats([], sort)  # validate before any model runs
     sort_stats([], stat)
     if corpus is not None or workers is not None:
         from attnviz.commands.corpus import stats_command
+
+        _weights_only(common, "--corpus")
 
         return stats_command(common, text, corpus, workers=workers, batch=batch, sort=sort, json_out=json_out,
                              output=output, cmap=cmap, dpi=dpi)  # fmt: skip
@@ -184,9 +209,10 @@ def stats(
     if output is not None:
         from attnviz.render import image
 
-        title = f"{attn.model}: {stat} per head"
+        of = "" if attn.measure == "weights" else f" of {attn.measure}"
+        title = f"{attn.model}: {stat}{of} per head"
         image.render_layer_head_table(
-            stat_grid(rows, stat), output, title=title, label=stat, cmap=cmap, dpi=dpi,
+            stat_grid(rows, stat), output, title=title, label=stat + of, cmap=cmap, dpi=dpi,
             layers=sorted({r.layer for r in rows}), heads=sorted({r.head for r in rows}),
         )  # fmt: skip
         info(f"wrote {output}")
@@ -223,6 +249,8 @@ def rollout(
     raw = _prepare(common, text, output, cmap, dpi, hygiene=False, data=json_out)
     attn = common.hygiene(raw)
     whole = dataclasses.replace(common, tokens=None).hygiene(raw)
+    if whole.measure != "weights":
+        raise UsageError(f"rollout multiplies attention weights, and this file holds {whole.measure}")
     matrix = compute(whole, fusion)
     if common.tokens:
         keep = window(whole, attn.positions[0], attn.positions[-1])

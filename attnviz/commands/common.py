@@ -57,6 +57,7 @@ class Common:
     top_p: float | None = None
     target: str | None = None
     stack: str | None = None
+    measure: str | None = None  # --measure of show, compare, find, stats (None: weights, or what --load holds)
 
     def extract(
         self, text: str, layers: Any = None, heads: Any = None, model: str | None = None, *, data: bool = False
@@ -86,6 +87,8 @@ class Common:
             from attnviz.attention import Attention
 
             attn = Attention.load(self.load)
+            if self.measure is not None and self.measure != attn.measure:
+                raise UsageError(f"--measure {self.measure}: this file holds {attn.measure}, and --load draws that")
             return [select(attn, _held(layers, attn.layers, "layer"), _held(heads, attn.heads, "head"))]
         name = model or self.model
         with spinner(f"running {name} …", self.no_color):
@@ -94,7 +97,7 @@ class Common:
                 device=self.device, dtype=self.dtype, device_map=self.device_map,
                 trust_remote_code=self.trust_remote_code, max_tokens=self.max_tokens,
                 random=RandomOptions(self.random_layers, self.random_heads, self.random_dim, self.seed),
-                generate=generate, target=self.target,
+                generate=generate, target=self.target, measure=self.measure or "weights",
             )  # fmt: skip
         if run.written is not None:
             _announce(run.written, data)

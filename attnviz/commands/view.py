@@ -30,6 +30,22 @@ CmapOpt = Annotated[
 DpiOpt = Annotated[int, typer.Option("--dpi", help="Image resolution.", rich_help_panel=OUTPUT_PANEL)]
 ValuesOpt = Annotated[bool, typer.Option("--values", help="Print the weights in the cells where they fit.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
+MeasureOpt = Annotated[
+    str | None,
+    typer.Option("--measure", help="weights, or value-norm: ‖α·f(x)‖, how much each key adds to the output "
+                 "(Kobayashi et al. 2020). [default: weights]", show_default=False),
+]  # fmt: skip
+
+
+def with_measure(common: Common, measure: str | None) -> Common:
+    """`common` that extracts `measure` (checked before any model runs)."""
+    import dataclasses
+
+    if measure is not None:
+        from attnviz.models.run import check_measure
+
+        check_measure(measure)
+    return dataclasses.replace(common, measure=measure)
 
 
 @app.command(epilog=EPILOG)
@@ -55,6 +71,7 @@ def show(
         Path | None, typer.Option("--save", help="Save the extraction to .npz.", rich_help_panel=OUTPUT_PANEL)
     ] = None,
     json_out: JsonOpt = False,
+    measure: MeasureOpt = None,
     *,
     common: Common,
 ) -> None:
@@ -67,6 +84,7 @@ def show(
 
     from attnviz.render import terminal
 
+    common = with_measure(common, measure)
     if scale not in (None, "head", "global"):
         raise UsageError(f"invalid --scale '{scale}'", hint="use head or global")
     check_image(output, cmap, dpi)
@@ -188,6 +206,7 @@ def compare(
     cmap: CmapOpt = None,
     output: OutputOpt = None,
     dpi: DpiOpt = 150,
+    measure: MeasureOpt = None,
     *,
     common: Common,
 ) -> None:
@@ -196,6 +215,7 @@ def compare(
     from attnviz.analysis.select import parse_head_pairs
     from attnviz.render import terminal
 
+    common = with_measure(common, measure)
     if not heads:
         raise UsageError("compare needs --heads", hint="e.g. --heads 5.11,0.3")
     pairs = parse_head_pairs(heads)
@@ -223,16 +243,27 @@ def compare(
     from attnviz.analysis.tokens import mark_generated
 
     sources = [mark_generated(common.hygiene(a)) for a in sources]
+    measures = {a.measure for a in sources}
+    if len(measures) > 1:
+        raise UsageError("these files hold different measures (weights and value-norm): their colours do not compare")
     panels: list[Panel] = compare_panels(sources, pairs, diff=diff)
     if output is not None:
         from attnviz.render import image
+        from attnviz.render.labels import measure_label
 
+        label = measure_label(sources[0].measure)
+        label = f"difference in {label}" if diff else label
         with spinner(f"drawing {plural(len(panels), 'panel')} …", common.no_color):
-            image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi, values=values)
+            image.render_panels(panels, output, cmap=cmap, diverging=diff, dpi=dpi, values=values, label=label)
         info(f"wrote {output} ({plural(len(panels), 'panel')})")
         return
     offset = sources[0].positions if len({a.positions for a in sources}) == 1 else 0
-    common.console().print(terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values, offset=offset))
+    from attnviz.models.value_norm import NOTE
+
+    notes = [NOTE] if sources[0].measure == "value-norm" else []  # the measure, named in the legend
+    common.console().print(
+        terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values, offset=offset, notes=notes)
+    )
 
 
 @app.command(epilog=EPILOG)

@@ -25,6 +25,10 @@ class Engine(Protocol):
         """float32 (layers, heads, query, key) for the asked layers and heads."""
         ...
 
+    def value_norm(self, tokens: Tokens, layers: list[int], heads: list[int]) -> np.ndarray:
+        """Like `attention`, the value-weighted norms ‖α_ij · f_h(x_j)‖ (models/value_norm.py)."""
+        ...
+
 
 def stack_layers(kept: dict[int, np.ndarray], layers: list[int], heads: list[int], n_head: int) -> np.ndarray:
     """(layers, heads, query, key) from {layer: (heads, query, key)}, freeing each layer as it

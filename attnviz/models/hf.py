@@ -269,6 +269,12 @@ class HfEngine:
         kept = run(self.model, tokens.inputs, layers, heads)
         return stack_layers(kept, layers, list(range(len(heads))), len(heads))
 
+    def value_norm(self, tokens: Tokens, layers: list[int], heads: list[int]) -> np.ndarray:
+        from attnviz.models.hf_value_norm import value_norm_run
+
+        kept = value_norm_run(self.model, tokens.inputs, layers, heads)
+        return stack_layers(kept, layers, list(range(len(heads))), len(heads))
+
 
 def _to_numpy(t: Any) -> np.ndarray:
     return t.detach().float().cpu().numpy()

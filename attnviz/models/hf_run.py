@@ -23,6 +23,7 @@ def extract(
     max_tokens: int | None,
     generate: GenerateOptions | None,
     target: str | None,
+    measure: str = "weights",
     **load_options: Any,
 ) -> Extraction:
     """Load the model (with its head when it will write), then read, continue or translate."""
@@ -31,6 +32,8 @@ def extract(
     config = model.config
     limit = hf.max_positions(model, tokenizer)
     if getattr(config, "is_encoder_decoder", False):
+        if measure != "weights":
+            raise UsageError("--measure value-norm: encoder-decoders are not supported", hint="use --measure weights")
         return _seq2seq(model, tokenizer, text, source.name, layers, heads, max_tokens, limit, generate, target)
     if target is not None:
         raise UsageError(
@@ -38,7 +41,8 @@ def extract(
             hint="to let a decoder continue the text, use --generate N",
         )
     if generate is None:
-        return Extraction((attention_of(hf.HfEngine(model, tokenizer), text, source.name, layers, heads, max_tokens),))
+        engine = hf.HfEngine(model, tokenizer)
+        return Extraction((attention_of(engine, text, source.name, layers, heads, max_tokens, measure),))
     layer_ids = indices(layers, config.num_hidden_layers, "layer")
     head_ids = indices(heads, config.num_attention_heads, "head")
     by_user = max_tokens is not None and max_tokens <= limit

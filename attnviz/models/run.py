@@ -14,7 +14,7 @@ import numpy as np
 
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
-from attnviz.models import scratch
+from attnviz.models import scratch, value_norm
 from attnviz.models.engine import Engine, looks_causal, stack_layers
 from attnviz.models.generation import GenerateOptions
 from attnviz.models.resolve import ModelSource, hub_folder, resolve
@@ -150,9 +150,12 @@ def extract_all(
     random: RandomOptions | None = None,
     generate: GenerateOptions | None = None,
     target: str | None = None,
+    measure: str = "weights",
 ) -> Extraction:
     """Every stack of `model` on `text`; `generate` lets a decoder continue the text, `target`
-    is an encoder-decoder's decoder text (teacher forcing)."""
+    is an encoder-decoder's decoder text (teacher forcing); `measure` "value-norm" gives
+    ‖α_ij · f_h(x_j)‖ instead of the weights (models/value_norm.py)."""
+    check_measure(measure, generate is not None or target is not None)
     torch_only = torch_only_flags(device, dtype, device_map)
     check_torch_only(engine, torch_only)
     if generate is not None:
@@ -178,13 +181,23 @@ def extract_all(
             raise UsageError(
                 "--target is for encoder-decoders, which the scratch engine does not run", hint="use --engine hf"
             )
-        return _extract_scratch(text, source, layers, heads, max_tokens, random or RandomOptions(), generate)
+        return _extract_scratch(text, source, layers, heads, max_tokens, random or RandomOptions(), generate, measure)
     from attnviz.models import hf_run
 
     return hf_run.extract(
-        text, source, layers, heads, max_tokens, generate, target,
+        text, source, layers, heads, max_tokens, generate, target, measure=measure,
         device=device, dtype=dtype, device_map=device_map, trust_remote_code=trust_remote_code,
     )  # fmt: skip
+
+
+def check_measure(measure: str, generating: bool = False) -> None:
+    """--measure is weights or value-norm; value-norm needs one plain forward pass."""
+    from attnviz.attention import MEASURES
+
+    if measure not in MEASURES:
+        raise UsageError(f"invalid --measure '{measure}'", hint="use " + " or ".join(MEASURES))
+    if measure != "weights" and generating:
+        raise UsageError("--measure value-norm reads one forward pass over the text: not with --generate or --target")
 
 
 def _source(text: str, model: str, max_tokens: int | None) -> ModelSource:
@@ -224,13 +237,17 @@ def load_engine(source: ModelSource, chosen: str, random: RandomOptions, **hf_op
 
 
 def attention_of(
-    engine: Engine, text: str, model: str, layers: Selection, heads: Selection, max_tokens: int | None
-) -> Attention:
+    engine: Engine, text: str, model: str, layers: Selection, heads: Selection, max_tokens: int | None,
+    measure: str = "weights",
+) -> Attention:  # fmt: skip
     """Tokenise `text`, run the engine on it, and label what it gives."""
     layer_ids = indices(layers, engine.n_layers, "layer")
     head_ids = indices(heads, engine.n_heads, "head")
     tokens = engine.tokenize(text, max_tokens)
-    return assemble(engine, tokens, engine.attention(tokens, layer_ids, head_ids), layer_ids, head_ids, model, text)
+    if measure == "weights":
+        return assemble(engine, tokens, engine.attention(tokens, layer_ids, head_ids), layer_ids, head_ids, model, text)
+    norms = engine.value_norm(tokens, layer_ids, head_ids)
+    return assemble(engine, tokens, norms, layer_ids, head_ids, model, text, measure=measure, notes=(value_norm.NOTE,))
 
 
 def assemble(
@@ -264,6 +281,7 @@ def _extract_scratch(
     max_tokens: int | None,
     random: RandomOptions,
     generate: GenerateOptions | None = None,
+    measure: str = "weights",
 ) -> Extraction:
     engine = load_engine(source, "scratch", random)
     assert isinstance(engine, ScratchEngine)
@@ -276,7 +294,7 @@ def _extract_scratch(
         return scratch_generate.extract(
             engine.model, engine.tokenizer, tokens, text, source.name, layer_ids, head_ids, generate
         )
-    return Extraction((attention_of(engine, text, source.name, layers, heads, max_tokens),))
+    return Extraction((attention_of(engine, text, source.name, layers, heads, max_tokens, measure),))
 
 
 # The shared helpers under the names the hf side and the corpus session already use.

@@ -35,7 +35,7 @@ from attnviz.render.figure import (
     text_width_pt,
     token_label,
 )
-from attnviz.render.labels import stack_title
+from attnviz.render.labels import measure_label, stack_title
 from attnviz.render.mosaic import MosaicLayout, compose, grid_slots, pool_blocks
 from attnviz.render.panels import (
     CAPTION_PT,
@@ -96,9 +96,10 @@ def render_head(
     values: bool = False,
     diverging: bool = False,
     title: str | None = None,
-    label: str = WEIGHT_LABEL,
+    label: str | None = None,
 ) -> Rendered:
     """One head: queries down, keys across, token labels, a colour bar, optional numbers."""
+    label = label or measure_label(attn.measure)
     out, dpi, colormap = (
         check_image_path(path),
         check_dpi(dpi),
@@ -209,8 +210,8 @@ def render_grid(
     peaks = np.nanmax(np.abs(panels), axis=(1, 2), keepdims=True) if scale == "head" else None
     if scale == "head":
         sign = "±1" if diverging else "1"
-        label = label or f"per head: {sign} = that head's largest weight"
-    label = label or WEIGHT_LABEL
+        label = label or f"per head: {sign} = that head's largest {'weight' if attn.measure == 'weights' else 'norm'}"
+    label = label or measure_label(attn.measure)
     titles = tuple(f"L{layer} H{head}" for layer in attn.layers for head in attn.heads)
     header = title or " · ".join(
         filter(None, [attn.model, _indices("layer", attn.layers), _indices("head", attn.heads)])

@@ -156,3 +156,8 @@ _STACKS = {
 def stack_title(attn: object) -> str:
     """What an encoder-decoder's map is ('cross-attention (target queries × source keys)'), or ''."""
     return _STACKS.get(str(getattr(attn, "stack", "")), "")
+
+
+def measure_label(measure: str) -> str:
+    """What a colour bar's numbers are: attention weights or value-weighted norms."""
+    return "attention weight" if measure == "weights" else "value-norm ‖α·f(x)‖"

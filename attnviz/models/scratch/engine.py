@@ -43,6 +43,12 @@ class ScratchEngine:
             kept, _ = self.model.forward(tokens.ids, layers)
         return stack_layers(kept, layers, heads, self.n_heads)
 
+    def value_norm(self, tokens: Tokens, layers: list[int], heads: list[int]) -> np.ndarray:
+        """float32 (layers, heads, query, key): ‖α_ij · f_h(x_j)‖ from the engine's own arrays."""
+        with blas_threads_for(len(tokens.ids)):
+            kept, _ = self.model.forward(tokens.ids, layers, measure="value-norm")
+        return stack_layers(kept, layers, heads, self.n_heads)
+
     def record(self, tokens: Tokens, layer: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """One layer's attention (heads, query, key) and every intermediate of it (q, k, v …)."""
         with blas_threads_for(len(tokens.ids)):

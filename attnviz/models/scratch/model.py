@@ -10,6 +10,7 @@ from types import ModuleType
 
 import numpy as np
 
+from attnviz.errors import ModelError
 from attnviz.models.scratch import bert
 from attnviz.models.scratch.config import LLAMA_FAMILY, Config, config_from_json, read_config
 from attnviz.models.scratch.tensors import InMemory, Tensors, find_prefix
@@ -52,10 +53,11 @@ class Transformer:
         return self.family.embed(self.config, self.tensors, self.prefix, ids)
 
     def forward(
-        self, ids: np.ndarray, layers: list[int], record_layer: int | None = None
+        self, ids: np.ndarray, layers: list[int], record_layer: int | None = None, measure: str = "weights"
     ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
-        """Run up to the last layer needed; keep only the asked layers' weights (heads, q, k)
-        and, for `record_layer`, every intermediate of its attention (q, k, v, z, merged …)."""
+        """Run up to the last layer needed; keep only the asked layers' weights (heads, q, k),
+        or their value-weighted norms with `measure="value-norm"`, and, for `record_layer`,
+        every intermediate of its attention (q, k, v, z, merged …)."""
         c = self.config
         # Everything that depends on positions only (masks, RoPE angles), computed once per text.
         # A key/value cache would pass the new tokens' positions here and keep k, v per layer.
@@ -69,11 +71,20 @@ class Transformer:
             rec: dict[str, np.ndarray] = {}
             x, weights = self.family.block(c, x, p, i, context, rec)
             if i in layers:
-                kept[i] = weights
+                kept[i] = weights if measure == "weights" else _value_norms(weights, rec)
             if i == record_layer:
                 record = rec
             del weights, rec, p  # only the asked layers' attention stays in memory
         return kept, record
+
+
+def _value_norms(weights: np.ndarray, rec: dict[str, np.ndarray]) -> np.ndarray:
+    """The block's weights times the norms of its values carried through W_O (value_norm.py)."""
+    from attnviz.models.value_norm import value_norms
+
+    if "v" not in rec or "wo" not in rec:
+        raise ModelError("--measure value-norm: this model's blocks do not record their values and output projection")
+    return value_norms(weights, rec["v"], rec["wo"])
 
 
 def load(folder: Path) -> Transformer:
