@@ -61,7 +61,7 @@ def test_find_from_a_target_word_to_a_source_word(tiny_t5: Path) -> None:
     args = ["find", SOURCE, "-m", str(tiny_t5), "--target", "A cat sat.", "--from", "cat", "--to", "mat", "--json"]
     scores = json.loads(ok(run(args)))
     assert len(scores) == 8  # 2 layers × 4 heads of the cross stack
-    assert scores == sorted(scores, key=lambda s: -s["weight"])
+    assert scores == sorted(scores, key=lambda s: -s["score"])  # find ranks by score (issue 10)
 
 
 def test_stats_json_has_null_for_the_diagonal_of_cross_attention(tiny_t5: Path) -> None:
