@@ -72,7 +72,7 @@ def test_token_range_crops_the_target_and_keeps_the_source() -> None:
 
 def test_find_looks_for_from_in_the_target_and_to_in_the_source() -> None:
     attn = cross()
-    scores = rank_heads(attn, "chat", "cat", top=6)
+    scores = rank_heads(attn, "chat", "cat", top=6, sort="weight")
     flat = attn.weights[:, :, 2, 1].ravel()
     assert [s.weight for s in scores] == pytest.approx(sorted(flat, reverse=True))
     with pytest.raises(UsageError, match='"chat" is not in the source text'):

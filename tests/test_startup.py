@@ -172,7 +172,8 @@ def test_python_dash_m(tmp_path: Path) -> None:
     )  # fmt: skip
     assert (proc.returncode, proc.stdout) == (0, f"attnviz {attnviz.__version__}\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "attnviz", "find", SEED, "--from", "it", "--to", "cat", "--top", "1", "--json"],
+        [sys.executable, "-m", "attnviz", "find", SEED, "--from", "it", "--to", "cat", "--top", "1",
+         "--sort", "weight", "--json"],
         capture_output=True, text=True, env=clean_env(), cwd=tmp_path, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
