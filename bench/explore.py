@@ -3,8 +3,9 @@
     python bench/explore.py [--runs N] [--presses N]
 
 1. Start-up: from spawning `attnviz explore SEED` in a tmux pane to the overview on its screen,
-   against `attnviz show SEED` (the whole process, bench/measure.py's run_once), alternated in
-   the same run; target ≤ 1.5×. The same start-to-drawn time of `show` in a pane is printed too.
+   against `attnviz show SEED` spawned and timed the same way (until its last line is drawn),
+   alternated in the same run; target ≤ 1.5×. The `show` process alone (bench/measure.py's
+   run_once, no terminal) is printed too, for the ratio against it.
 2. Key press to frame with 512 tokens (MiniLM, bench/models.py's exact text): send one key, read
    the pane until it changes; median over the presses, for the head view (↓ moves the query)
    and the overview (→ moves the cursor). Aim: < 100 ms. The pane is read every ~2 ms, and one
@@ -103,19 +104,20 @@ def main() -> None:
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
 
-    ratio = statistics.median(explore) / statistics.median(show)
+    pane = statistics.median(explore) / statistics.median(show_pane)
+    process = statistics.median(explore) / statistics.median(show)
     ms = {name: 1000 * statistics.median(t) for name, t in (("overview", overview), ("head", head))}
     worst = {name: 1000 * max(t) for name, t in (("overview", overview), ("head", head))}
     print("| benchmark | subject | reference | ratio | target | status |")
     print("|---|--:|--:|--:|--:|---|")
     print(
-        f"| start to first drawn overview, SEED (`explore` in tmux vs `show` process) "
-        f"| {statistics.median(explore):.3f} s | {statistics.median(show):.3f} s | {ratio:.2f}× | ≤ 1.5× "
-        f"| {'pass' if ratio <= 1.5 else 'FAIL'} |"
+        f"| start to first drawn overview, SEED: `explore` vs `show`, both spawned in a tmux pane and "
+        f"timed until drawn | {statistics.median(explore):.3f} s | {statistics.median(show_pane):.3f} s "
+        f"| {pane:.2f}× | ≤ 1.5× | {'pass' if pane <= 1.5 else 'FAIL'} |"
     )
     print(
-        f"| `show SEED` drawn in a tmux pane (same method as explore) | {statistics.median(show_pane):.3f} s "
-        f"| | {statistics.median(explore) / statistics.median(show_pane):.2f}× (explore / this) | | info |"
+        f"| the same `explore` against the `show SEED` process alone (no terminal, run_once) "
+        f"| {statistics.median(explore):.3f} s | {statistics.median(show):.3f} s | {process:.2f}× | | info |"
     )
     for name, key in (("head view, ↓ (query)", "head"), ("overview, → (cursor)", "overview")):
         status = "pass" if ms[key] < 100 else "FAIL"

@@ -58,7 +58,7 @@ class LinesView(ScrollView, can_focus=False):
     screen become strips, and a line that did not change (the same Text object) keeps its strip,
     so moving a cursor over a 512-token heatmap converts two lines, not the whole map."""
 
-    DEFAULT_CSS = "LinesView { height: 1fr; }"
+    DEFAULT_CSS = "LinesView { height: 1fr; scrollbar-gutter: stable; }"  # one width: one layout
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -75,7 +75,8 @@ class LinesView(ScrollView, can_focus=False):
     def update(self) -> None:
         """The selection changed: lay out again (cheap: the views cache their layout) and redraw."""
         self._lines = None
-        self._current()
+        if self.size.width:  # before the first layout there is no width to lay out for
+            self._current()
         self.refresh()
 
     def on_resize(self) -> None:
