@@ -35,15 +35,15 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "explore")
 
-    def wait_for(self, text: str, timeout: float = 90) -> str:
-        """The screen once it shows `text`."""
+    def wait_for(self, *texts: str, timeout: float = 90) -> str:
+        """The screen once it shows every one of `texts` (a frame can be drawn in parts)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             screen = self.screen()
-            if text in screen:
+            if all(text in screen for text in texts):
                 return screen
             time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared; the screen:\n{screen}")
+        raise AssertionError(f"{texts!r} never all appeared; the screen:\n{screen}")
 
 
 @pytest.fixture
@@ -64,14 +64,13 @@ def test_explore_draws_moves_and_quits_with_0_in_a_real_terminal(tmux: Tmux, tmp
     run = f"printf %s {shlex.quote(SEED)} | {explore} -" if piped else f"{explore} {shlex.quote(SEED)}"
     command = f"{run}; echo $? > {shlex.quote(str(status))}"
     tmux("new-session", "-d", "-s", "explore", "-x", "80", "-y", "24", "-c", str(tmp_path), command)
-    screen = tmux.wait_for("6 layers × 12 heads, 12 tokens")
+    screen = tmux.wait_for("6 layers × 12 heads, 12 tokens", " L0 H0 ", "▕▀▀▀▀▀▏")
     assert screen.splitlines()[0].startswith(" L0 H0")
-    assert "▕▀▀▀▀▀▏" in screen  # the cursor's frame around L0 H0
+    assert screen.splitlines()[5].startswith("L0▕▀▀▀▀▀▏")  # the cursor's frame around L0 H0
     tmux("send-keys", "-t", "explore", "Right", "Right", "Down")
     tmux.wait_for(" L1 H2 ")
     tmux("send-keys", "-t", "explore", "Enter")
-    screen = tmux.wait_for("query 1 'The'")
-    assert "The▶" in screen.replace(" ", "")
+    tmux.wait_for("query 1 'The'", "The▶")  # the query's row marked in the heatmap
     tmux("send-keys", "-t", "explore", "Down")
     tmux.wait_for("query 2 'cat'")
     tmux("send-keys", "-t", "explore", "q")
