@@ -31,6 +31,9 @@ class Explanation:
     weights: np.ndarray  # (tokens,): softmax of the (masked) scaled scores
     output: np.ndarray  # (d_k,): weights · V
     merged_shape: tuple[int, int]  # (tokens, d_model) after the heads are concatenated
+    softcap: float = 0.0  # Gemma 2: scaled scores -> tanh(s/cap)·cap before the mask; 0: none
+    capped: np.ndarray | None = None  # (tokens,): the soft-capped scores, when softcap
+    window: int = 0  # a sliding window: the query sees only its last `window` keys; 0: none
 
     @property
     def d_k(self) -> int:
@@ -62,6 +65,9 @@ class Explanation:
             "weights": self.weights.tolist(),
             "output": self.output.tolist(),
             "merged_shape": list(self.merged_shape),
+            "softcap": self.softcap or None,
+            "capped": None if self.capped is None else self.capped.tolist(),
+            "window": self.window or None,
         }
 
 
@@ -83,13 +89,21 @@ def explain(
     d_k = q.shape[1]
     scores = k.astype(np.float64) @ q[query].astype(np.float64)  # (tokens,)
     scaled = scores / math.sqrt(d_k)
-    mask = np.arange(len(tokens)) <= query if causal else None
-    masked = scaled if mask is None else np.where(mask, scaled, -np.inf)
+    cap = float(record["softcap"]) if "softcap" in record else 0.0
+    capped = np.tanh(scaled / cap) * cap if cap else None
+    if "mask" in record:  # the mask the model used: causal, or a sliding window
+        mask = np.asarray(record["mask"][query], dtype=bool)
+    else:
+        mask = np.arange(len(tokens)) <= query if causal else None
+    window = int(mask.sum()) if mask is not None and mask.sum() < query + 1 else 0  # fewer keys than causal
+    final = scaled if capped is None else capped
+    masked = final if mask is None else np.where(mask, final, -np.inf)
     e = np.exp(masked - masked.max())
     weights = e / e.sum()
     return Explanation(
         model=model, tokens=tokens, layer=layer, head=head, n_heads=n_heads,
-        d_model=record["merged"].shape[1], query=query, causal=causal,
+        d_model=record["x"].shape[1], query=query, causal=causal,
         q=q, k=k, v=v, scores=scores, scaled=scaled, mask=mask, weights=weights,
         output=weights @ v.astype(np.float64), merged_shape=tuple(record["merged"].shape),
+        softcap=cap, capped=capped, window=window,
     )  # fmt: skip

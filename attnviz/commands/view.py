@@ -300,7 +300,19 @@ def verify(
             hint="the tests check the hf engine's three stacks against transformers directly",
         )
     kwargs = {"model": common.model, "max_tokens": common.max_tokens}
-    ours = extract(source, engine="scratch", **kwargs)
+    try:
+        ours = extract(source, engine="scratch", **kwargs)
+    except UsageError as exc:
+        if "scratch engine does not support" not in exc.message:
+            raise
+        # the engine's own hint names --engine, which verify does not have: it runs both engines
+        from attnviz.models.scratch import SUPPORTED
+
+        why = exc.message.replace("the scratch engine", "it")
+        raise UsageError(
+            f"verify compares the scratch engine with transformers, and {why}",
+            hint=f"the scratch engine runs {', '.join(SUPPORTED)}; show --engine hf draws any model",
+        ) from None
     theirs = extract(source, engine="hf", device=common.device, trust_remote_code=common.trust_remote_code, **kwargs)
     if ours.tokens != theirs.tokens:
         raise UsageError("the engines tokenised the text differently; their attention cannot be compared")

@@ -134,21 +134,40 @@ def explain_report(e: Explanation) -> RenderableType:
     )
     steps.append(_row_table(tok, [("score", e.scores), ("scaled", e.scaled)]))
     n = 4
-    if e.mask is not None:
-        hidden = int((~e.mask).sum())
+    final = e.scaled
+    if e.capped is not None:
         step(
             n,
-            "causal mask",
-            f"A decoder's token sees only itself and earlier tokens: the {hidden} later key(s) get −∞, so "
-            "softmax gives them exactly 0.",
+            f"soft-cap: tanh(s / {e.softcap:g}) · {e.softcap:g}",
+            f"This model squashes every scaled score into (−{e.softcap:g}, {e.softcap:g}) before the mask, "
+            "so no single key can take all the weight.",
         )
+        steps.append(_row_table(tok, [("scaled", e.scaled), ("capped", e.capped)]))
+        final = e.capped
+        n += 1
+    if e.mask is not None:
+        hidden = int((~e.mask).sum())
+        if e.window:
+            step(
+                n,
+                f"sliding-window causal mask ({e.window} keys)",
+                f"This layer's token sees only itself and the {e.window - 1} tokens before it: the {hidden} other "
+                "key(s) get −∞, so softmax gives them exactly 0.",
+            )
+        else:
+            step(
+                n,
+                "causal mask",
+                f"A decoder's token sees only itself and earlier tokens: the {hidden} later key(s) get −∞, so "
+                "softmax gives them exactly 0.",
+            )
         n += 1
     step(
         n,
         "softmax → attention weights",
         "w_j = exp(s_j − max s) / Σ exp(s − max s); the weights sum to 1.",
     )
-    masked = e.scaled if e.mask is None else np.where(e.mask, e.scaled, -np.inf)
+    masked = final if e.mask is None else np.where(e.mask, final, -np.inf)
     steps.append(
         _row_table(tok, [("masked" if e.mask is not None else "scaled", masked), ("weight", e.weights)], bars=e.weights)
     )

@@ -11,7 +11,7 @@ from attnviz.models.scratch.activations import ACTIVATIONS
 from attnviz.models.scratch.rope import Rope
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo2", "phi3")
-SUPPORTED = ("bert", "gpt2")  # config.json model_type values this engine runs
+SUPPORTED = ("bert", "gpt2", *LLAMA_FAMILY)  # config.json model_type values this engine runs
 HINT = "use --engine hf or auto"
 
 
