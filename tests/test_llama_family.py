@@ -252,3 +252,16 @@ def test_explain_follows_windows_soft_caps_and_shared_heads(family_models: Calla
         invoke(["explain", LONG, "--model", folder, "--layer", "0", "--head", "2", "--query", "big", "--no-color"])
     )
     assert "soft-cap: tanh(s / 5) · 5" in out and "sliding-window causal mask (4 keys)" in out
+
+
+def test_value_norms_on_the_scratch_engine_equal_the_hf_engine(family_models: Callable[[str], Path]) -> None:
+    for family in ("llama", "phi3"):  # phi3: the hf engine does not know its fused layout; scratch does
+        folder = str(family_models(family))
+        ours = extract(LONG, model=folder, engine="scratch", measure="value-norm")
+        assert ours.measure == "value-norm" and ours.weights.max() > 0
+        weights = extract(LONG, model=folder, engine="scratch")
+        assert not np.allclose(ours.weights.sum(-1), 1)  # raw norms, not renormalised weights
+        assert ((ours.weights > 0) == (weights.weights > 0)).all()
+    theirs = extract(LONG, model=str(family_models("llama")), engine="hf", measure="value-norm")
+    ours = extract(LONG, model=str(family_models("llama")), engine="scratch", measure="value-norm")
+    np.testing.assert_allclose(ours.weights, theirs.weights, rtol=1e-4, atol=1e-5)

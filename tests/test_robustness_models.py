@@ -161,8 +161,8 @@ def test_unsupported_architecture_on_scratch_names_the_supported_ones(tiny_disti
     assert_clean_error(
         invoke(["show", "a cat", "--model", str(tiny_distilbert), "--engine", "scratch"]),
         2,
-        "the scratch engine does not support model type 'distilbert' (it runs bert, gpt2; use --engine hf or auto "
-        "for others)",
+        "the scratch engine does not support model type 'distilbert' (it runs bert, gpt2, llama, mistral, qwen2, "
+        "qwen3, gemma, gemma2, olmo2, phi3; use --engine hf or auto for others)",
     )
 
 

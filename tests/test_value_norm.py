@@ -132,7 +132,7 @@ def test_a_family_without_a_known_layout_is_one_clear_error(tmp_path: Path) -> N
     with pytest.raises(UsageError) as excinfo:
         attnviz.extract(SEED, model=str(folder), engine="hf", measure="value-norm")
     assert "'phi3' is none of these" in str(excinfo.value)
-    result = run(["show", SEED, "--model", str(folder), "--measure", "value-norm"])
+    result = run(["show", SEED, "--model", str(folder), "--engine", "hf", "--measure", "value-norm"])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("error: --measure value-norm: attnviz knows where the value and output")
 

@@ -114,7 +114,7 @@ def self_attention(
         z, weights = attention(q, k, v, mask)  # (heads, tokens, d_head), (heads, query, key)
     merged = merge_heads(z)  # (tokens, heads · d_head)
     out = _linear(merged, p, "o")  # (tokens, d_model)
-    rec.update(x=x, q=q, k=k, v=v, z=z, merged=merged, out=out, pattern=weights, mask=mask)
+    rec.update(x=x, q=q, k=k, v=v, z=z, merged=merged, out=out, pattern=weights, mask=mask, wo=p["o"].T)
     if c.softcap:
         rec["softcap"] = np.float32(c.softcap)
     return out, weights
