@@ -141,7 +141,8 @@ def test_every_statistic_equals_a_loop_implementation() -> None:
         m = attn.head(row.layer, row.head).astype(np.float64)
         expected = loop_stats(m.tolist(), special.tolist())
         got = row.to_dict()
-        assert list(got) == ["layer", "head", *STAT_KEYS]
+        assert list(got) == ["layer", "head", "kv_head", *STAT_KEYS]
+        assert got["kv_head"] is None  # no grouping known
         for key in STAT_KEYS:
             assert got[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), key
 

@@ -286,7 +286,8 @@ def test_stats_help() -> None:
 
 def test_stats_json_equals_an_independent_computation(seed: Attention) -> None:
     data = json.loads(ok(run(["stats", SEED, "--json"])))
-    assert [list(row) for row in data] == [["layer", "head", *STAT_KEYS]] * 72
+    assert [list(row) for row in data] == [["layer", "head", "kv_head", *STAT_KEYS]] * 72
+    assert all(row["kv_head"] is None for row in data)  # MiniLM: one key/value head per query head
     expected = reference_stats(seed)
     for got, want in zip(data, expected, strict=True):
         assert (got["layer"], got["head"]) == (want["layer"], want["head"])

@@ -27,6 +27,7 @@ class HeadStats:
     self_weight: float | None  # 'self' in `to_dict` and `STAT_KEYS`
     distance: float | None
     sink: float | None = None  # None: position 0 is not in the map (hidden or cropped away)
+    kv_head: int | None = None  # the key/value head this query head reads (grouped-query attention)
 
     def value(self, key: str) -> float | None:
         """The statistic named `key` (one of `STAT_KEYS`)."""
@@ -34,9 +35,10 @@ class HeadStats:
         return self.self_weight if key == "self" else getattr(self, key)
 
     def to_dict(self) -> dict[str, int | float | None]:
-        """JSON-ready form with keys layer, head and `STAT_KEYS`; a statistic the map has no
-        meaning for (the diagonal of cross-attention) is None."""
-        return {"layer": self.layer, "head": self.head, **{k: self.value(k) for k in STAT_KEYS}}
+        """JSON-ready form with keys layer, head, kv_head (None without grouped heads) and
+        `STAT_KEYS`; a statistic the map has no meaning for (the diagonal of cross-attention) is None."""
+        stats = {k: self.value(k) for k in STAT_KEYS}
+        return {"layer": self.layer, "head": self.head, "kv_head": self.kv_head, **stats}
 
 
 def _check_key(key: str) -> None:
@@ -112,6 +114,7 @@ def _rows(attn: Attention, *stats: np.ndarray | None) -> list[HeadStats]:
             self_weight=at(self_weight, i, j),
             distance=at(distance, i, j),
             sink=at(sink, i, j),
+            kv_head=attn.kv_head(head),
         )
         for i, layer in enumerate(attn.layers)
         for j, head in enumerate(attn.heads)

@@ -144,6 +144,20 @@ def max_positions(model: Any, tokenizer: Any) -> int:
     return min(limits) if limits else 1024
 
 
+def head_counts(config: Any) -> tuple[int, int]:
+    """(query heads, key/value heads) from a config; 0 key/value heads when it does not say.
+    Families name the key/value count differently; multi-query models share one."""
+    heads = getattr(config, "num_attention_heads", 0)
+    kv = getattr(config, "num_key_value_heads", None)
+    multi_query = getattr(config, "multi_query", False)
+    if kv is None and hasattr(config, "num_kv_heads"):  # Falcon: 7B is multi-query, 40B/180B grouped
+        kv = 1 if multi_query and not getattr(config, "new_decoder_architecture", False) else config.num_kv_heads
+    if kv is None and multi_query:
+        kv = 1
+    valid = isinstance(heads, int) and isinstance(kv, int) and 0 < kv <= heads and heads % kv == 0
+    return (heads, kv) if valid else (heads if isinstance(heads, int) else 0, 0)
+
+
 def tokenize(
     tokenizer: Any, text: str, limit: int, user_limit: bool = False, *, target: bool = False
 ) -> tuple[dict, Tokens]:
@@ -253,7 +267,7 @@ class HfEngine:
         config = model.config
         self.n_layers = config.num_hidden_layers
         self.n_heads = config.num_attention_heads
-        self.kv_heads = getattr(config, "num_key_value_heads", None) or self.n_heads
+        self.kv_heads = head_counts(config)[1] or self.n_heads  # multi-query families name it differently
         self.causal: bool | None = True if getattr(config, "is_decoder", False) else None
 
     @classmethod

@@ -45,6 +45,8 @@ def extract(
         return Extraction((attention_of(engine, text, source.name, layers, heads, max_tokens, measure),))
     layer_ids = indices(layers, config.num_hidden_layers, "layer")
     head_ids = indices(heads, config.num_attention_heads, "head")
+    model_heads, kv_heads = hf.head_counts(config)
+    grouping = {"model_heads": model_heads, "kv_heads": kv_heads}
     by_user = max_tokens is not None and max_tokens <= limit
     inputs, tokens = hf.tokenize(tokenizer, text, min(limit, max_tokens or limit), by_user)
     _check_room(len(tokens.ids), generate.max_new, limit)
@@ -54,7 +56,7 @@ def extract(
     continuation = tokenizer.decode(written.new_ids, skip_special_tokens=True)
     attn = _attention(
         tokens, kept.weights, layer_ids, head_ids, True, source.name, "hf", text + continuation,
-        generated=_generated(tokens, len(written.new_ids)), notes=(_note(written.new_ids, generate),),
+        generated=_generated(tokens, len(written.new_ids)), notes=(_note(written.new_ids, generate),), **grouping,
     )  # fmt: skip
     return Extraction((attn,), continuation)
 

@@ -35,7 +35,7 @@ from attnviz.render.figure import (
     text_width_pt,
     token_label,
 )
-from attnviz.render.labels import measure_label, stack_title
+from attnviz.render.labels import head_name, kv_legend, measure_label, stack_title
 from attnviz.render.mosaic import MosaicLayout, compose, grid_slots, pool_blocks
 from attnviz.render.panels import (
     CAPTION_PT,
@@ -65,6 +65,7 @@ __all__ = [
 Scale = Literal["global", "head"]
 MAX_GRID_IN = 22.0  # a grid image never grows past this, in either direction
 WEIGHT_LABEL = "attention weight"
+MIN_TITLE_PT = 5.0  # smallest panel title that stays readable at the default dpi
 
 
 def render_image(
@@ -109,7 +110,9 @@ def render_head(
     head = _only(attn.heads, "head") if head is None else head
     matrix = attn.head(layer, head)
     n = max(matrix.shape)
-    header = title or " · ".join(filter(None, [attn.model, f"layer {layer}", f"head {head}"]))
+    group = attn.kv_head(head)
+    kv = None if group is None else f"key/value head {group} of {attn.kv_heads}"
+    header = title or " · ".join(filter(None, [attn.model, f"layer {layer}", f"head {head}", kv]))
     vmin, vmax = colour_range(matrix, diverging=diverging)
     with quiet_glyphs():
         row = draw_row(
@@ -212,7 +215,7 @@ def render_grid(
         sign = "±1" if diverging else "1"
         label = label or f"per head: {sign} = that head's largest {'weight' if attn.measure == 'weights' else 'norm'}"
     label = label or measure_label(attn.measure)
-    titles = tuple(f"L{layer} H{head}" for layer in attn.layers for head in attn.heads)
+    titles = tuple(f"L{layer} {head_name(head, attn.kv_head(head))}" for layer in attn.layers for head in attn.heads)
     header = title or " · ".join(
         filter(None, [attn.model, _indices("layer", attn.layers), _indices("head", attn.heads)])
     )
@@ -227,7 +230,8 @@ def render_grid(
     key_labels = [token_label(t) for t in attn.key_tokens]  # = labels, but in cross-attention
     label_in = text_width_pt(labels + key_labels, label_pt) / 72 + 0.06
     about, notes = _captions(attn)
-    captions = [about, " · ".join(filter(None, ["rows: queries · columns: keys", notes])), ""]
+    kv = kv_legend(attn)
+    captions = [about, " · ".join(filter(None, ["rows: queries · columns: keys", kv and kv[0], notes])), ""]
     top = MARGIN_IN + header_lines(header, captions) + title_pt * 1.6 / 72
     left = bottom = MARGIN_IN + label_in
     right = 1.3
@@ -237,6 +241,7 @@ def render_grid(
         (MAX_GRID_IN - left - right - (cols - 1) * gap_x_in) / cols,
         (MAX_GRID_IN - top - bottom - (rows - 1) * gap_y_in) / rows,
     )
+    title_pt, titles = _fit_titles(attn, titles, title_pt, (panel_in + gap_x_in * 0.8) * 72)
     cell_in = panel_in / n
     labels_all = labels if attn.is_self else [*labels, "·", *key_labels]
     # More cells than pixels: draw k×k block means (a 12-head grid of 4096 tokens is 200M
@@ -301,6 +306,17 @@ def render_grid(
         draw_header(fig, header, captions)
     save_figure(fig, out, dpi)
     return Rendered(out, fig, (mosaic,), len(titles), titles, layout.origins, vmin, vmax, label, step)
+
+
+def _fit_titles(attn: Attention, titles: tuple[str, ...], size: float, room_pt: float) -> tuple[float, tuple[str, ...]]:
+    """(font size, titles) so that each panel title fits the panel's width: the size shrinks
+    (32 heads across leave about 45 pt a panel); below MIN_TITLE_PT the '·kvG' groups are
+    dropped from the titles (the caption still says how heads share key/value heads)."""
+    fitted = size * room_pt / max(text_width_pt(titles, size), 1.0)
+    if fitted < MIN_TITLE_PT and attn.kv_head(attn.heads[0]) is not None:
+        titles = tuple(f"L{layer} H{head}" for layer in attn.layers for head in attn.heads)
+        fitted = size * room_pt / max(text_width_pt(titles, size), 1.0)
+    return clamp(fitted, 4.0, size), titles
 
 
 def _indices(what: str, indices: tuple[int, ...]) -> str:

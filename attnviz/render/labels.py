@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
+
+if TYPE_CHECKING:
+    from attnviz.attention import Attention
 
 ZWJ = "\u200d"
 PLACEHOLDER = "\ufffd"  # "�": stands for any character a terminal could misread
@@ -119,6 +123,28 @@ def pad(label: str, width: int, align: str = "left") -> str:
         left = space // 2
         return " " * left + label + " " * (space - left)
     return label + " " * space
+
+
+def head_name(head: int, kv_head: int | None = None) -> str:
+    """'H5', or 'H5·kv1' when query head 5 reads key/value head 1 (grouped-query attention)."""
+    return f"H{head}" if kv_head is None else f"H{head}·kv{kv_head}"
+
+
+def kv_legend(attn: Attention, head: int | None = None) -> tuple[str, ...] | None:
+    """What '·kvG' in a head's name means, longest form first, with `head` (default: the
+    last one held) as the example; None when the model does not group its heads."""
+    head = (attn.heads[-1] if attn.heads else 0) if head is None else head
+    group = attn.kv_head(head)
+    if group is None:
+        return None
+    q, kv = attn.model_heads, attn.kv_heads
+    example = f"{head_name(head, group)}: query head {head} reads key/value head {group}"
+    return (
+        f"{example} ({q} query heads share {kv} key/value heads)",
+        f"{example} ({q} heads share {kv})",
+        f"·kvG: key/value head G ({q} query heads share {kv})",
+        "·kvG: key/value head G",
+    )
 
 
 def plural(count: int, noun: str) -> str:

@@ -25,7 +25,7 @@ from attnviz.render.canvas import (
     number,
     one_line,
 )
-from attnviz.render.labels import fit, pad, plural, positions_of, safe_label, stack_title
+from attnviz.render.labels import fit, head_name, kv_legend, pad, plural, positions_of, safe_label, stack_title
 from attnviz.render.mosaic import resample
 
 ZOOM_HINT = "zoom in: attnviz show TEXT --layer L --head H"
@@ -144,10 +144,7 @@ class Overview(Drawing):
         self.places: dict[tuple[int, int], tuple[int, int]] = {}  # (layer, head) index -> (line, column)
         for start in range(0, len(attn.heads), per):
             section = range(start, min(start + per, len(attn.heads)))
-            names = [f"H{attn.heads[h]}" for h in section]
-            if max(map(len, names)) > side:
-                names = [str(attn.heads[h]) for h in section]
-            lines.append(Text(" " * lead + " ".join(pad(name, side) for name in names)))
+            lines += [Text(" " * lead) + line for line in _head_names(attn, [attn.heads[h] for h in section], side)]
             for li, layer in enumerate(attn.layers):
                 thumbs = [_thumb_lines(thumbs_of[li, h], painter, top) for h in section]
                 label = [Text(pad(f"L{layer}", lead - 1))]
@@ -156,6 +153,8 @@ class Overview(Drawing):
                 lines += hstack([label, *thumbs], [lead - 1] + [side] * len(thumbs), gaps)
                 lines.append(Text())  # keeps one layer's thumbnails off the next one's
         extra: list[Line] = []
+        if (kv := kv_legend(attn)) is not None:
+            extra.append(kv)
         if side < n:
             ratio = f"{n / side:.1f}".removesuffix(".0")
             pooled = f"1 pixel ≈ {ratio}×{ratio} tokens"
@@ -168,6 +167,26 @@ class Overview(Drawing):
             return lines + legend(console, width, painter, scale, high="max", lines=extra, notes=self.notes)
         scale = Scale(0.0, top, "global: one scale for every thumbnail")
         return lines + legend(console, width, painter, scale, lines=extra, notes=self.notes)
+
+
+def _head_names(attn: Attention, heads: Sequence[int], side: int) -> list[Text]:
+    """The line(s) naming the thumbnail columns, each name in `side` cells: 'H5·kv1' when it
+    fits; else 'H5' (or '5') under a line that spans each key/value group ('kv1 ─────')."""
+    groups = [attn.kv_head(h) for h in heads]
+    with_kv = [head_name(h, g) for h, g in zip(heads, groups, strict=True)]
+    if max(map(cell_len, with_kv)) <= side:
+        return [Text(" ".join(pad(name, side) for name in with_kv))]
+    names = [f"H{h}" for h in heads]
+    if max(map(cell_len, names)) > side:
+        names = [str(h) for h in heads]
+    lines = [Text(" ".join(pad(name, side) for name in names))]
+    if groups and groups[0] is not None:
+        spans: list[tuple[int | None, int]] = []  # (group, heads in a row)
+        for g in groups:
+            spans = [*spans[:-1], (g, spans[-1][1] + 1)] if spans and spans[-1][0] == g else [*spans, (g, 1)]
+        cells = [(f"kv{g} ", count * (side + 1) - 1) for g, count in spans]
+        lines.insert(0, Text(" ".join(pad(label.ljust(span, "─"), span) for label, span in cells)))
+    return lines
 
 
 class QueryBars(Drawing):
@@ -221,7 +240,8 @@ class QueryBars(Drawing):
         for li, hi in heads:
             row = weights[li, hi]
             order = np.argsort(-np.nan_to_num(row, nan=-1.0), kind="stable")[: self.top]
-            name = f"L{attn.layers[li]} H{attn.heads[hi]}"
+            head = attn.heads[hi]
+            name = f"L{attn.layers[li]} {head_name(head, attn.kv_head(head))}"
             block_lines = [Text(fit(name, key_width + bar_width + 5), style="bold")]
             for j in order:
                 value = float(row[j])
@@ -236,4 +256,6 @@ class QueryBars(Drawing):
             group = blocks[start : start + cols]
             lines += hstack(group, [used] * len(group), [0] + [GAP] * (len(group) - 1))
             lines.append(Text())
+        if (kv := kv_legend(attn)) is not None:
+            lines.append(one_line(kv, width, "dim"))
         return lines + note_lines(self.notes, width)

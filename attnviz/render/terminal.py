@@ -23,6 +23,7 @@ from attnviz.render import colormaps
 from attnviz.render.canvas import (
     GAP,
     Drawing,
+    Line,
     Painter,
     Scale,
     hstack,
@@ -30,7 +31,7 @@ from attnviz.render.canvas import (
     number,
     scale_text,
 )
-from attnviz.render.labels import clusters, fit, pad, positions_of, safe_label
+from attnviz.render.labels import clusters, fit, head_name, kv_legend, pad, positions_of, safe_label
 from attnviz.render.mosaic import pool_blocks
 from attnviz.render.overview import Overview, QueryBars
 
@@ -210,9 +211,10 @@ class _Matrices(Drawing):
     values: bool
     offset: int | Sequence[int]  # the first token's position in the full text, or every token's
     notes: tuple[str, ...]
+    kv_line: Line | None = None  # what '·kvG' in the titles means, for grouped heads
     empty = "nothing to draw"
 
-    def _extra(self, mono: bool) -> list[str]:
+    def _extra(self, mono: bool) -> list[Line]:
         return []
 
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
@@ -245,6 +247,8 @@ class _Matrices(Drawing):
             lines += hstack(blocks, widths, gaps)
             lines.append(Text())
         extra = self._extra(mono)
+        if self.kv_line is not None:
+            extra.append(self.kv_line)
         if plan.k > 1:
             extra.append(
                 f"1 cell = {plan.k}×{plan.k} tokens (block mean); "
@@ -294,7 +298,9 @@ class Heatmap(_Matrices):
             matrix = attn.head(layer, head)
             row_labels = attn.tokens if row_labels is None else row_labels
             col_labels = attn.key_tokens if col_labels is None else col_labels
-            title = f"L{layer} H{head}" if title is None else title
+            if title is None:
+                title = f"L{layer} {head_name(head, attn.kv_head(head))}"
+                self.kv_line = kv_legend(attn, head)
             notes = attn.notes if notes is None else notes
             offset = attn.positions if offset is None else offset
         elif row_labels is None or col_labels is None:
@@ -351,8 +357,9 @@ class HeadGrid(_Matrices):
         self.values = values
         self.offset = attn.positions if offset is None else offset
         self.notes = tuple(attn.notes if notes is None else notes)
+        self.kv_line = kv_legend(attn)
         heads = [
-            (f"L{layer} H{head}", attn.weights[li, hi])
+            (f"L{layer} {head_name(head, attn.kv_head(head))}", attn.weights[li, hi])
             for li, layer in enumerate(attn.layers)
             for hi, head in enumerate(attn.heads)
         ]
@@ -400,7 +407,7 @@ class Comparison(_Matrices):
         self.notes = tuple(notes)
         self.offset = offset
 
-    def _extra(self, mono: bool) -> list[str]:
+    def _extra(self, mono: bool) -> list[Line]:
         if mono and self.legend_scale.diverging:
             return ["monochrome: a cell leads with the sign of its value"]
         return []
