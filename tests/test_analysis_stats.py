@@ -63,6 +63,7 @@ def test_identity_head() -> None:
     assert stats == {
         "layer": 0,
         "head": 0,
+        "kv_head": None,
         "entropy": 0.0,
         "max_weight": 1.0,
         "special_mass": 0.0,
@@ -124,7 +125,7 @@ def test_single_token() -> None:
 def test_zero_rows_give_zero_entropy_not_nan() -> None:
     stats = one_head([[0.0, 0.0], [0.5, 0.5]])
     assert stats["entropy"] == pytest.approx(math.log(2) / 2)
-    assert not any(math.isnan(v) for v in stats.values())
+    assert not any(math.isnan(stats[k]) for k in STAT_KEYS)
 
 
 def test_every_statistic_equals_a_loop_implementation() -> None:
