@@ -117,7 +117,7 @@ def test_stats_corpus_is_the_mean_and_std_of_stats_per_line(tmp_path: Path) -> N
     corpus = write_lines(tmp_path / "c.txt", TEXTS)
     rows = json_of(["stats", "--corpus", str(corpus), "--json", "--workers", "1", *RANDOM])
     per_line = [json_of(["stats", text, "--json", *RANDOM]) for text in TEXTS]
-    keys = [k for k in per_line[0][0] if k not in ("layer", "head")]
+    keys = [k for k in per_line[0][0] if k not in ("layer", "head", "kv_head")]
     assert len(rows) == 12 and len(keys) >= 6
     for i, row in enumerate(rows):
         assert (row["layer"], row["head"]) == (per_line[0][i]["layer"], per_line[0][i]["head"])
