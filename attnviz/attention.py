@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from attnviz.errors import UsageError
-from attnviz.files import atomic_write
+from attnviz.files import atomic_write, check_output_path
 
 FORMAT_VERSION = 2  # 2: key side, generated tokens, stack, measure, key/value heads
 STACKS = ("", "encoder", "decoder", "cross")
@@ -154,6 +154,22 @@ class Attention:
         if "positions" not in changes and ("offset" in changes or "tokens" in changes):
             changes["positions"] = None
         return dataclasses.replace(self, **changes)
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str | None:
+        """The interactive page (every view, offline) as a string, or written to `path`."""
+        from attnviz.render import html
+
+        page = html.attention_page(self)
+        if path is None:
+            return page
+        html.write_page(page, check_output_path(path, (html.SUFFIX,)))
+        return None
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the same page, isolated in an iframe (no requirejs, no network)."""
+        from attnviz.render import html
+
+        return html.notebook_html(html.attention_page(self))
 
     def __repr__(self) -> str:
         stack = f", stack={self.stack!r}" if self.stack else ""

@@ -20,7 +20,12 @@ LayerOpt = Annotated[str | None, typer.Option("--layer", "-l", help="Layers: 5, 
 HeadOpt = Annotated[str | None, typer.Option("--head", "-H", help="Heads: 11, 0,3, 0-3 or all.")]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write an image: .png, .svg or .pdf.", rich_help_panel=OUTPUT_PANEL),
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write an image (.png, .svg, .pdf) or an interactive page (.html).",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
 ]
 CmapOpt = Annotated[
     str | None,
@@ -109,6 +114,13 @@ def show(
     if json_out:
         print_json(shown[0].to_dict())
         return
+    if output is not None and is_page(output):
+        from attnviz.render import html
+
+        attn = shown[0]
+        html.write_page(html.attention_page(attn, cmap=cmap), output)
+        info(f"wrote {output} ({plural(len(attn.layers) * len(attn.heads), 'head')}, interactive)")
+        return
     from attnviz.analysis.tokens import mark_generated
 
     if output is not None:
@@ -171,10 +183,15 @@ def check_image(output: Path | None, cmap: str | None, dpi: int) -> None:
 
         lookup(cmap)
     if output is not None:
-        from attnviz.render.figure import check_dpi, check_image_path
+        from attnviz.render.figure import IMAGE_SUFFIXES, check_dpi
 
-        check_image_path(output)
+        check_output_path(output, (*IMAGE_SUFFIXES, ".html"))
         check_dpi(dpi)
+
+
+def is_page(output: Path) -> bool:
+    """-o FILE.html writes the interactive page instead of an image."""
+    return output.suffix.lower() == ".html"
 
 
 def _zoom_hint(attn: "Attention", load: Path | None) -> tuple[str, ...]:
@@ -247,6 +264,12 @@ def compare(
     if len(measures) > 1:
         raise UsageError("these files hold different measures (weights and value-norm): their colours do not compare")
     panels: list[Panel] = compare_panels(sources, pairs, diff=diff)
+    if output is not None and is_page(output):
+        from attnviz.render import html
+
+        html.write_page(html.panels_page(panels, diverging=diff, cmap=cmap), output)
+        info(f"wrote {output} ({plural(len(panels), 'panel')}, interactive)")
+        return
     if output is not None:
         from attnviz.render import image
         from attnviz.render.labels import measure_label
