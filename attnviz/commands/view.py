@@ -92,7 +92,7 @@ def show(
     common = with_measure(common, measure)
     if scale not in (None, "head", "global"):
         raise UsageError(f"invalid --scale '{scale}'", hint="use head or global")
-    check_image(output, cmap, dpi)
+    check_image(output, cmap, dpi, page=True)
     if save is not None:
         check_output_path(save, (".npz",))
     if common.load is not None and (text is not None or common.file is not None):
@@ -176,8 +176,8 @@ def _query_rows(stacks: "list[Attention]", query: str) -> list[int | None]:
     return rows
 
 
-def check_image(output: Path | None, cmap: str | None, dpi: int) -> None:
-    """Bad drawing options are usage errors before any model runs."""
+def check_image(output: Path | None, cmap: str | None, dpi: int, *, page: bool = False) -> None:
+    """Bad drawing options are usage errors before any model runs; `page`: .html is allowed too."""
     if cmap is not None:
         from attnviz.render.colormaps import lookup
 
@@ -185,7 +185,7 @@ def check_image(output: Path | None, cmap: str | None, dpi: int) -> None:
     if output is not None:
         from attnviz.render.figure import IMAGE_SUFFIXES, check_dpi
 
-        check_output_path(output, (*IMAGE_SUFFIXES, ".html"))
+        check_output_path(output, (*IMAGE_SUFFIXES, ".html") if page else IMAGE_SUFFIXES)
         check_dpi(dpi)
 
 
@@ -236,7 +236,7 @@ def compare(
     if not heads:
         raise UsageError("compare needs --heads", hint="e.g. --heads 5.11,0.3")
     pairs = parse_head_pairs(heads)
-    check_image(output, cmap, dpi)
+    check_image(output, cmap, dpi, page=True)
     models = model or [common.model]
     loads = load or []
     if len(models) > 2 or len(loads) > 2:
