@@ -134,7 +134,7 @@ def test_diff_values_are_separated_by_spaces() -> None:
          "unknown colormap 'nope' (built in: viridis, magma, inferno, plasma, cividis, Greys, Blues, Reds, RdBu_r, "
          "coolwarm; or any matplotlib colormap name)"),
         (["--heads", "5.11", "-o", "x.gif"],
-         "cannot write 'x.gif': unsupported extension '.gif' (use one of .png, .svg, .pdf)"),
+         "cannot write 'x.gif': unsupported extension '.gif' (use one of .png, .svg, .pdf, .html)"),
     ],
     ids=["diff-3", "diff-1", "diff-lengths", "heads-syntax", "layer-range", "head-range", "three-models", "cmap",
          "output"],

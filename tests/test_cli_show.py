@@ -388,7 +388,7 @@ def test_output_with_an_unknown_extension_writes_nothing(tmp_path: Path) -> None
     path = tmp_path / "seed.jpg"
     result = run(["show", SEED, "-o", str(path)])
     assert result.exit_code == 2
-    expected = f"error: cannot write '{path}': unsupported extension '.jpg' (use one of .png, .svg, .pdf)\n"
+    expected = f"error: cannot write '{path}': unsupported extension '.jpg' (use one of .png, .svg, .pdf, .html)\n"
     assert result.stderr == expected
     assert list(tmp_path.iterdir()) == []
 
