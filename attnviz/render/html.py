@@ -82,7 +82,6 @@ def attention_page(attn: Attention, *, cmap: str | None = None, compress: bool |
     ]
     kind = {"": "", "encoder": "encoder self-attention", "decoder": "decoder self-attention"}
     details = [
-        attn.model or "attention",
         f"{attn.n_queries} tokens" if attn.is_self else f"{attn.n_queries} queries × {attn.n_keys} keys",
         kind.get(attn.stack, "cross-attention"),
         "causal" if attn.causal else "",
@@ -92,7 +91,7 @@ def attention_page(attn: Attention, *, cmap: str | None = None, compress: bool |
     ]
     return _page(
         title=f"attnviz · {attn.model or 'attention'}",
-        subtitle=" · ".join(d for d in details if d),
+        subtitle=" · ".join(d for d in details if d) + f" · {len(attn.layers)} layers × {len(attn.heads)} heads",
         text=attn.text,
         rows=[f"L{layer}" for layer in attn.layers],
         cols=[f"H{head}" for head in attn.heads],

@@ -295,6 +295,7 @@
     svg.setAttribute("aria-label", `head view: ${shown.map((m) => m.title).join(", ")}`);
     svgEl("text", { x: leftW - 4, y: 10, "text-anchor": "end", class: "colhead" }, svg).textContent = "queries";
     svgEl("text", { x: leftW + gap + 4, y: 10, class: "colhead" }, svg).textContent = "keys";
+    const bars = svgEl("g", { class: "bars", "pointer-events": "none" }, svg);
     const hoverBox = svgEl("rect", { class: "hover", x: 0, y: 0, width: 0, height: 0, rx: 3 }, svg);
     const lines = svgEl("g", { class: "lines" }, svg);
     const yq = (i) => top + (i + 0.5) * rowH * (n / current.nq);
@@ -314,7 +315,7 @@
     };
     column(current.qs, "q", current.nq, yq, leftW - 4, "end");
     column(current.ks, "k", current.nk, yk, leftW + gap + 4, "start");
-    head = { shown, lines, hoverBox, x1, x2, yq, yk, rowH, leftW, rightW, gap, current };
+    head = { shown, lines, bars, hoverBox, x1, x2, yq, yk, rowH, leftW, rightW, gap, current };
     svg.addEventListener("mouseover", (event) => {
       const side = event.target.dataset && event.target.dataset.side;
       if (side) setHover({ side, index: Number(event.target.dataset.index) });
@@ -348,8 +349,9 @@
   }
   function drawLines() {
     if (!head) return;
-    const { shown, lines, hoverBox, x1, x2, yq, yk, rowH, current } = head;
+    const { shown, lines, bars, hoverBox, x1, x2, yq, yk, rowH, current } = head;
     lines.replaceChildren();
+    bars.replaceChildren();
     const target = state.hover;
     if (target) {
       const y = target.side === "q" ? yq(target.index) : yk(target.index);
@@ -383,6 +385,17 @@
       fragment.appendChild(line);
     }
     lines.appendChild(fragment);
+    if (target && shown.length === 1) {
+      // the other column's tokens shaded by their weight: readable even where lines crowd
+      const other = target.side === "q" ? "k" : "q";
+      const x = other === "k" ? head.leftW + head.gap : 0;
+      const width = other === "k" ? head.rightW : head.leftW;
+      for (const [m, i, j, value] of visible) {
+        const y = other === "k" ? yk(j) : yq(i);
+        svgEl("rect", { x, y: y - rowH / 2 + 1, width, height: rowH - 2, rx: 3, fill: colour(m),
+          "fill-opacity": (0.45 * Math.abs(value) / (strongest || 1)).toFixed(3) }, bars);
+      }
+    }
   }
 
   // ---- matrix view: one head as a heatmap with labels ---------------------------------------
@@ -397,7 +410,7 @@
     const widest = (labels) => Math.min(160, Math.max(...labels.map((t) => measure.measureText(t).width)) + 10);
     const availW = Math.max(300, (root.clientWidth || 900) - widest(qseq.labels) - 20);
     const availH = Math.max(300, window.innerHeight - 260);
-    const cell = Math.max(1, Math.min(32, Math.floor(Math.min(availW / m.nk, Math.max(availH, 400) / m.nq))));
+    const cell = Math.max(1, Math.min(40, Math.floor(Math.min(availW / m.nk, Math.max(availH, 400) / m.nq))));
     const font = Math.min(12, cell - 1);
     const every = Math.max(1, Math.ceil(11 / cell));
     const left = Math.ceil(widest(qseq.labels));
@@ -449,14 +462,39 @@
         ctx.restore();
       }
     }
-    canvas.addEventListener("mousemove", (event) => {
-      const box = canvas.getBoundingClientRect();
+    // the hovered cell's row and column, outlined on a canvas laid over the heatmap
+    const overlay = el("canvas", { className: "overlay", width: canvas.width, height: canvas.height }, wrap);
+    overlay.style.width = canvas.style.width;
+    overlay.style.height = canvas.style.height;
+    const pen = overlay.getContext("2d");
+    pen.scale(dpr, dpr);
+    const outline = (i, j) => {
+      pen.clearRect(0, 0, width, height);
+      if (i === null) return;
+      pen.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue("--focus").trim() || "#f59e0b";
+      pen.lineWidth = 1;
+      pen.globalAlpha = 0.55;
+      pen.strokeRect(left + 0.5, topPad + i * cell + 0.5, m.nk * cell - 1, cell - 1);
+      pen.strokeRect(left + j * cell + 0.5, topPad + 0.5, cell - 1, m.nq * cell - 1);
+      pen.globalAlpha = 1;
+      pen.lineWidth = 2;
+      pen.strokeRect(left + j * cell, topPad + i * cell, cell, cell);
+    };
+    overlay.addEventListener("mousemove", (event) => {
+      const box = overlay.getBoundingClientRect();
       const j = Math.floor((event.clientX - box.left - left) / cell);
       const i = Math.floor((event.clientY - box.top - topPad) / cell);
-      if (i < 0 || j < 0 || i >= m.nq || j >= m.nk) return hideTip();
+      if (i < 0 || j < 0 || i >= m.nq || j >= m.nk) {
+        outline(null, null);
+        return hideTip();
+      }
+      outline(i, j);
       pairTip(m, i, j, event);
     });
-    canvas.addEventListener("mouseleave", hideTip);
+    overlay.addEventListener("mouseleave", () => {
+      outline(null, null);
+      hideTip();
+    });
     legend(root, m);
   }
   function clip(ctx, text, room) {
@@ -476,7 +514,8 @@
     paint(bar, values, 160, 1, toUnit);
     bar.style.width = "160px";
     bar.style.height = "10px";
-    el("span", { textContent: `${fmt(high)}  ${m.title} · ${measureName}` }, row);
+    el("span", { textContent: fmt(high) }, row);
+    el("span", { textContent: `${m.title} · ${measureName}${DATA.diverging ? "" : ", colours from 0 to the head's largest"}` }, row);
   }
 
   // ---- text view: the text coloured by the hovered token's weights ---------------------------
@@ -509,17 +548,25 @@
     const qspans = spans(m.qs, el("div", {}, wrap), "q");
     if (cross) el("h2", { textContent: "keys" }, wrap);
     const kspans = cross ? spans(m.ks, el("div", {}, wrap), "k") : qspans;
+    const caption = el("p", { className: "hint" }, root);
     const paintRow = (query) => {
       for (const s of qspans) s.classList.toggle("query", Number(s.dataset.index) === query);
       let top = 0;
       for (let j = 0; j < m.nk; j++) top = Math.max(top, Math.abs(w(m, query, j)));
+      const [r, g, b] = colour(m).match(/[0-9a-f]{2}/g).map((h) => parseInt(h, 16));
       kspans.forEach((s, j) => {
         const value = w(m, query, j);
-        const colourAt = rgb(DATA.diverging ? scaler(m)(value) : Math.abs(value) / (top || 1));
-        s.style.background = css(colourAt);
-        s.style.color = ink(colourAt);
-        s.title = `${measureName} ${fmt(value)}`;
+        if (DATA.diverging) {
+          const colourAt = rgb(scaler(m)(value));
+          s.style.background = css(colourAt);
+          s.style.color = ink(colourAt);
+        } else {
+          // the head's colour, as opaque as the weight is strong: the words stay readable
+          s.style.background = `rgba(${r},${g},${b},${(0.85 * Math.abs(value)) / (top || 1)})`;
+        }
       });
+      caption.textContent = `${m.title}: the text coloured by what “${seqs[m.qs].labels[query]}” (outlined) attends to; ` +
+        `the strongest, ${fmt(top)}, is the top of the scale. Hover another token to move the query.`;
     };
     const firstWord = qspans.findIndex((_, i) => !seqs[m.qs].special[i]);
     if (state.textQuery === null || state.textQuery >= m.nq) state.textQuery = Math.max(0, firstWord);
@@ -537,9 +584,6 @@
       else hideTip();
     });
     wrap.addEventListener("mouseleave", hideTip);
-    el("p", { className: "hint", textContent:
-      `${m.title}: each token is coloured by how much the hovered (outlined) token attends to it, relative to its strongest.` }, root);
-    legend(root, m);
   }
 
   // ---- keyboard -----------------------------------------------------------------------------
