@@ -313,6 +313,10 @@ def test_the_shipped_pairs_are_all_usable_and_varied() -> None:
         (["find", "--corpus", "c.txt"], "find --corpus needs --from WORD and --to WORD (e.g. --from it --to cat)"),
         (["find", "--corpus", "c.txt", "--pairs", "p.jsonl"], "give --corpus or --pairs, not both"),
         (["stats", "--corpus", "blank.txt"], "--corpus 'blank.txt' has no text: every line is blank"),
+        (["stats", "--corpus", "c.txt", "--generate", "3"],
+         "--corpus runs self-attention over each line's own text: --generate does not apply"),
+        (["find", "--pairs", "p.jsonl", "--stack", "cross"],
+         "--pairs runs self-attention over each line's own text: --stack does not apply"),
         (["find", "--corpus", "c.txt", "--from", "zebra", "--to", "cat"],
          "--corpus 'c.txt': nothing to aggregate: no text holds both \"zebra\" and \"cat\" (0 of 2 lines skipped)"),
     ],
@@ -428,3 +432,16 @@ def test_ctrl_c_stops_every_worker_and_writes_nothing(tmp_path: Path) -> None:
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_an_encoder_decoder_is_refused_before_it_loads(tmp_path: Path) -> None:
+    from conftest import save_tiny_seq2seq
+
+    folder = save_tiny_seq2seq(tmp_path / "t5")
+    corpus = write_lines(tmp_path / "c.txt", TEXTS[:2])
+    result = run(["stats", "--corpus", str(corpus), "--model", str(folder)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "error: corpus runs need a self-attention model (an encoder or a decoder); 't5' is an encoder-decoder, "
+        "whose cross-attention links two texts\n"
+    )

@@ -51,6 +51,10 @@ def check_corpus_options(
     given = [name for name, used in others if used]
     if given:
         raise UsageError(f"{flag} reads its texts from the file: {', '.join(given)} does not apply")
+    options = (("--generate", "generate"), ("--target", "target"), ("--stack", "stack"))
+    seq2seq = [name for name, field in options if getattr(common, field, None) is not None]
+    if seq2seq:
+        raise UsageError(f"{flag} runs self-attention over each line's own text: {seq2seq[0]} does not apply")
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
 

@@ -49,6 +49,11 @@ def check_spec(spec: SessionSpec) -> str:
     torch_only = run.torch_only_flags(spec.device, spec.dtype, spec.device_map)
     run.check_torch_only(spec.engine, torch_only)
     source = run._source("x", spec.model, spec.max_tokens)  # "x": a placeholder that passes the text check
+    if run.is_encoder_decoder(source):
+        raise UsageError(
+            f"corpus runs need a self-attention model (an encoder or a decoder); '{source.name}' is an "
+            "encoder-decoder, whose cross-attention links two texts"
+        )
     if source.kind == "random":
         spec.random.check()
     return run.pick_engine(source, "hf" if torch_only and spec.engine == "auto" else spec.engine)
