@@ -14,7 +14,10 @@ import argparse
 import random
 from pathlib import Path
 
-from measure import ATTNVIZ, GB, OUT, log, run_once, shown  # bench/measure.py, beside this file
+from measure import ATTNVIZ, GB, OUT, PYTHON, log, run_once, shown  # bench/measure.py, beside this file
+
+# the installed entry point, or the package itself where there is none (a bare machine, PYTHONPATH)
+COMMAND = [ATTNVIZ] if Path(ATTNVIZ).exists() else [PYTHON, "-m", "attnviz"]
 
 SUBJECTS = ["the cat", "a small dog", "the old farmer", "my sister", "the committee", "our teacher",
             "the engineers", "a tired student", "the city council", "the trophy", "her brother"]  # fmt: skip
@@ -48,8 +51,9 @@ def corpus(lines: int) -> Path:
     return path
 
 
-def measure(lines: int, engine: str, workers: int) -> tuple[float, int]:
-    argv = [ATTNVIZ, "stats", "--corpus", str(corpus(lines)), "--json", "--engine", engine, "--workers", str(workers)]
+def measure(lines: int, engine: str, workers: int, model: str) -> tuple[float, int]:
+    argv = [*COMMAND, "stats", "--corpus", str(corpus(lines)), "--json", "--model", model, "--engine", engine,
+            "--workers", str(workers)]  # fmt: skip
     log(f"running {shown(argv)}")
     wall, peak, _ = run_once(argv)
     log(f"  {wall:.2f} s, {lines / wall:.1f} sentences/s, peak {peak / GB:.3f} GB")
@@ -62,20 +66,21 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=1, help="for the throughput runs (memory runs use 1)")
     parser.add_argument("--skip-big", action="store_true", help="skip the --big memory run")
+    parser.add_argument("--model", default="minilm", help="minilm (packaged) or a folder holding MiniLM")
     args = parser.parse_args()
 
-    scratch, scratch_peak = measure(args.lines, "scratch", args.workers)
-    hf, _ = measure(args.lines, "hf", args.workers)
+    scratch, scratch_peak = measure(args.lines, "scratch", args.workers, args.model)
+    hf, _ = measure(args.lines, "hf", args.workers, args.model)
     ratio = hf / scratch
-    print(f"stats --corpus, {args.lines} sentences of 10-30 words, MiniLM, --workers {args.workers}")
+    print(f"stats --corpus, {args.lines} sentences of 10-30 words, {args.model}, --workers {args.workers}")
     print(f"  scratch: {args.lines / scratch:.1f} sentences/s ({scratch:.1f} s)")
     print(f"  hf:      {args.lines / hf:.1f} sentences/s ({hf:.1f} s)")
     print(f"  scratch throughput / hf throughput: {ratio:.2f}x (target >= 3x) {'pass' if ratio >= 3 else 'FAIL'}")
     if args.skip_big:
         return
     if args.workers != 1:
-        _, scratch_peak = measure(args.lines, "scratch", 1)
-    _, big_peak = measure(args.big, "scratch", 1)
+        _, scratch_peak = measure(args.lines, "scratch", 1, args.model)
+    _, big_peak = measure(args.big, "scratch", 1, args.model)
     growth = big_peak / scratch_peak
     print(f"  peak memory, scratch, --workers 1: {args.lines} lines {scratch_peak / GB:.3f} GB, "
           f"{args.big} lines {big_peak / GB:.3f} GB: {growth:.3f}x (target <= 1.1x) "

@@ -167,19 +167,16 @@ def run_batch(session: Session, task: Task, lines: list[Line]) -> Batch:
 # --- in a worker process ---------------------------------------------------------------------
 
 _SESSION: Session | None = None
-_THREADS: int | None = None
 
 
-def init_worker(threads: int) -> None:
-    """A worker ignores Ctrl-C (the parent stops it) and shares the cores with the others."""
+def init_worker() -> None:
+    """A worker ignores Ctrl-C (the parent stops it) and runs one thread: the workers share the cores."""
     import signal
 
-    global _THREADS
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _THREADS = threads
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threadpool_limits(1)
 
 
 @dataclass(frozen=True)
@@ -198,7 +195,7 @@ def worker_batch(spec: SessionSpec, task: Task, lines: list[Line]) -> Batch | Fa
     global _SESSION
     try:
         if _SESSION is None or _SESSION.spec != spec:
-            _SESSION = Session(spec, threads=_THREADS)
+            _SESSION = Session(spec)
         return run_batch(_SESSION, task, lines)
     except AttnvizError as exc:
         return Failure(type(exc), exc.message, exc.hint)

@@ -115,8 +115,7 @@ def _run_workers(
     # forkserver: workers start from a clean process, not a fork of this one and its threads
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["attnviz.corpus.jobs"])
-    threads = max(1, cores() // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(threads,))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
     pending: deque[tuple[Future, int]] = deque()
     try:
         for lines, covered in batches:

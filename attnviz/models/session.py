@@ -7,14 +7,16 @@ same `Attention` that `extract` would give for it (the same helpers build it).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from attnviz.attention import Attention
+from attnviz.errors import UsageError
 from attnviz.models import packed, run
 from attnviz.models.engine import Engine
-from attnviz.models.scratch.engine import ScratchEngine, blas_threads_for
+from attnviz.models.scratch.engine import ScratchEngine
 from attnviz.models.tokens import Tokens, check_text
 
 GROUP_BYTES = 64 * 2**20  # attention weights of one packed group of texts
@@ -62,14 +64,10 @@ def check_spec(spec: SessionSpec) -> str:
 class Session:
     """One loaded model; `attention(text)` runs it on a text, every layer and head."""
 
-    def __init__(self, spec: SessionSpec, *, threads: int | None = None) -> None:
+    def __init__(self, spec: SessionSpec) -> None:
         self.spec = spec
         self.engine = check_spec(spec)
         self.source = run._source("x", spec.model, spec.max_tokens)
-        if self.engine == "hf" and threads is not None:
-            import torch
-
-            torch.set_num_threads(threads)  # N workers share the cores instead of each taking all
         self.loaded: Engine = run.load_engine(
             self.source, self.engine, spec.random, device=spec.device, dtype=spec.dtype,
             device_map=spec.device_map, trust_remote_code=spec.trust_remote_code,
@@ -120,7 +118,7 @@ class Session:
         engine = self.loaded
         assert isinstance(engine, ScratchEngine)
         layers, heads = list(range(engine.n_layers)), list(range(engine.n_heads))
-        with blas_threads_for(run.SMALL_INPUT + 1):
+        with one_thread(engine):
             kept = packed.forward_packed(engine.model, [item.tokens.ids for item in group], layers)
         return [
             run.assemble(engine, item.tokens, run._stack(weights, layers, heads, engine.n_heads), layers, heads,
@@ -131,5 +129,27 @@ class Session:
     def _one(self, item: Encoded) -> Attention:
         """One text through the engine, every layer and head."""
         layers, heads = list(range(self.loaded.n_layers)), list(range(self.loaded.n_heads))
-        weights = self.loaded.attention(item.tokens, layers, heads)
+        with one_thread(self.loaded):
+            weights = self.loaded.attention(item.tokens, layers, heads)
         return run.assemble(self.loaded, item.tokens, weights, layers, heads, self.source.name, item.text)
+
+
+@contextlib.contextmanager
+def one_thread(engine: Engine) -> Iterator[None]:
+    """Run the engine on one thread. A corpus runs in parallel through worker processes; a
+    thread pool in each would fight them for the cores (on a busy machine, spinning BLAS
+    threads made a run 10x slower)."""
+    if isinstance(engine, ScratchEngine):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
