@@ -208,6 +208,9 @@ def test_find_corpus_averages_find_over_the_texts_holding_both_words(tmp_path: P
         expected[i] = (weight, baseline)
     scores = [r["score_mean"] for r in rows]
     assert scores == sorted(scores, reverse=True)
+    by_weight = json_of(["find", "--corpus", str(corpus), "--from", "it", "--to", "the#1", "--json", "--top", "12",
+                         "--sort", "weight", "--workers", "1", *RANDOM])  # fmt: skip
+    assert [r["weight_mean"] for r in by_weight] == sorted((r["weight_mean"] for r in rows), reverse=True)
     for row in rows:
         at = row["layer"], row["head"]
         weights = [expected[i][0][at] for i in holding]

@@ -185,8 +185,10 @@ def find_corpus(
 
     if top < 1:
         raise UsageError(f"invalid --top {top}: it must be at least 1")
-    if sort not in ("score", "weight"):
-        raise UsageError(f"invalid sort '{sort}': use score or weight")
+    from attnviz.analysis.find import SORTS
+
+    if sort not in SORTS:
+        raise UsageError(f"invalid --sort '{sort}': use {' or '.join(SORTS)}")
     task = Task("find", source, target, hide_special=common.hide_special, merge_words=common.merge_words)
     outcome = run(common, path, task, workers=workers, batch=batch, flag="--corpus")
     aggregate = outcome.aggregate

@@ -66,7 +66,8 @@ class Aggregate:
             values = np.array([[row.value(k) for k in STAT_KEYS] for row in rows], dtype=np.float64)  # None: NaN
             self.moments.add(values.reshape(len(attn.layers), len(attn.heads), len(STAT_KEYS)))
         elif self.kind == "find":
-            from attnviz.analysis.pairs import link, locate
+            from attnviz.analysis.find import link
+            from attnviz.analysis.pairs import locate
 
             try:
                 src, tgt = locate(attn, task.source, task.target)

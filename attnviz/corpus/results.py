@@ -49,8 +49,8 @@ def _number(value: int | float | None) -> float:
 def find_rows(aggregate: Aggregate, sort: str = "score") -> list[Row]:
     """Per head: mean and std of find's weight, baseline and score over the texts holding both
     words, and `n`; highest mean `sort` first (ties keep layer, head order)."""
-    if sort not in LINK_KEYS:
-        raise UsageError(f"invalid sort '{sort}': use score or weight")
+    if sort not in ("score", "weight"):
+        raise UsageError(f"invalid --sort '{sort}': use score or weight")
     rows = _moment_rows(aggregate, LINK_KEYS)
     rows.sort(key=lambda r: -r[f"{sort}_mean"])
     return rows
