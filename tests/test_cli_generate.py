@@ -58,8 +58,7 @@ def test_generate_json_goes_to_stdout_and_the_text_to_stderr(tiny_gpt2: Path, tm
 
 
 def test_find_from_a_target_word_to_a_source_word(tiny_t5: Path) -> None:
-    args = ["find", SOURCE, "-m", str(tiny_t5), "--target", "A cat sat.", "--from", "cat", "--to", "mat", "--json",
-            "--sort", "weight"]  # fmt: skip
+    args = ["find", SOURCE, "-m", str(tiny_t5), "--target", "A cat sat.", "--from", "cat", "--to", "mat", "--json"]
     scores = json.loads(ok(run(args)))
     assert len(scores) == 8  # 2 layers × 4 heads of the cross stack
     assert scores == sorted(scores, key=lambda s: -s["score"])  # find ranks by score (issue 10)
