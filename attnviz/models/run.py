@@ -166,16 +166,11 @@ def extract_all(
     # options that only transformers has (a GPU, half precision, a decoder text) ask for the hf engine
     wants_hf = (torch_only or target is not None) and engine == "auto"
     chosen = pick_engine(source, "hf" if wants_hf else engine)
-    if chosen == "scratch" and generate is not None:
-        if engine == "auto" and source.kind == "folder":
-            chosen = "hf"
-        else:
-            raise UsageError(
-                "the scratch engine does not generate yet"
-                if source.kind == "folder"
-                else "--generate needs a decoder, and the random model is an encoder (BERT-style)",
-                hint="use --engine hf with a decoder model",
-            )
+    if chosen == "scratch" and generate is not None and source.kind == "random":
+        raise UsageError(
+            "--generate needs a decoder, and the random model is an encoder (BERT-style)",
+            hint="use a GPT-2-family model, or any decoder with --engine hf",
+        )
     if chosen == "scratch":
         if target is not None:
             raise UsageError(
@@ -291,9 +286,8 @@ def _extract_scratch(
         layer_ids = indices(layers, engine.n_layers, "layer")
         head_ids = indices(heads, engine.n_heads, "head")
         tokens = engine.tokenize(text, max_tokens)
-        return scratch_generate.extract(
-            engine.model, engine.tokenizer, tokens, text, source.name, layer_ids, head_ids, generate
-        )
+        config = scratch.read_config(source.path) if source.path is not None else {}
+        return scratch_generate.extract(engine, tokens, text, source.name, layer_ids, head_ids, generate, config)
     return Extraction((attention_of(engine, text, source.name, layers, heads, max_tokens, measure),))
 
 

@@ -10,6 +10,7 @@ small modules beside this one (rope.py, gqa.py, masks.py) before the call.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -56,12 +57,22 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
 
 
 def multi_head_attention(
-    x: np.ndarray, p: dict[str, np.ndarray], n_head: int, mask: np.ndarray | None, record: dict
+    x: np.ndarray,
+    p: dict[str, np.ndarray],
+    n_head: int,
+    mask: np.ndarray | None,
+    record: dict,
+    cache: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Project x to Q, K, V, attend in each head, merge, project out. Returns (out, weights)."""
+    """Project x to Q, K, V, attend in each head, merge, project out. Returns (out, weights).
+
+    With a key/value `cache` (kvcache.py), x holds only the new tokens: their keys and values
+    join the cached ones and their queries attend over all of them."""
     q = split_heads(x @ p["wq"] + p["bq"], n_head)  # (heads, tokens, d_k)
     k = split_heads(x @ p["wk"] + p["bk"], n_head)  # (heads, tokens, d_k)
     v = split_heads(x @ p["wv"] + p["bv"], n_head)  # (heads, tokens, d_k)
+    if cache is not None:
+        k, v = cache(k, v)  # (heads, cached + new tokens, d_k)
     z, weights = attention(q, k, v, mask)  # (heads, tokens, d_k), (heads, query, key)
     merged = merge_heads(z)  # (tokens, d_model)
     out = merged @ p["wo"] + p["bo"]  # (tokens, d_model)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from attnviz.models.scratch.activations import activate
 from attnviz.models.scratch.attention import multi_head_attention
 from attnviz.models.scratch.config import Config
+from attnviz.models.scratch.kvcache import layer_cache, step_causal_mask
 from attnviz.models.scratch.masks import causal_mask
 from attnviz.models.scratch.norms import layer_norm
 from attnviz.models.scratch.tensors import Tensors
@@ -33,14 +36,24 @@ def embed(c: Config, tensors: Tensors, prefix: str, ids: np.ndarray, start: int 
     return tensors.rows(prefix + "wte.weight", ids) + tensors.rows(prefix + "wpe.weight", pos)  # (tokens, d_model)
 
 
-def prepare(c: Config, n: int) -> dict:
-    return {"mask": causal_mask(n)}
+def prepare(c: Config, n: int, start: int = 0) -> dict:
+    """The mask of `n` tokens at positions start.. (after `start` cached ones)."""
+    return {"mask": causal_mask(n) if start == 0 else step_causal_mask(start, n)}
 
 
 def block(c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict) -> tuple[np.ndarray, np.ndarray]:
     """pre-norm: x + attention(LN(x)), then x + MLP(LN(x))."""
-    a, weights = multi_head_attention(layer_norm(x, p["ln1_g"], p["ln1_b"], c.eps), p, c.n_head, context["mask"], rec)
+    h = layer_norm(x, p["ln1_g"], p["ln1_b"], c.eps)
+    a, weights = multi_head_attention(h, p, c.n_head, context["mask"], rec, layer_cache(context, i))
     x = x + a
     h = activate(layer_norm(x, p["ln2_g"], p["ln2_b"], c.eps) @ p["w1"] + p["b1"], c.activation)
     rec.update(wo=p["wo"], bo=p["bo"])
     return x + (h @ p["w2"] + p["b2"]), weights
+
+
+def lm_head(c: Config, tensors: Tensors, prefix: str) -> Callable[[np.ndarray], np.ndarray]:
+    """(d_model,) final hidden state -> (vocab,) logits: the last LayerNorm, then the token
+    embedding read backwards (GPT-2 ties the two). Weights are read once, here."""
+    g, b = tensors.read(prefix + "ln_f.weight"), tensors.read(prefix + "ln_f.bias")
+    unembed = tensors.read(prefix + "wte.weight")  # (vocab, d_model)
+    return lambda x: layer_norm(x, g, b, c.eps) @ unembed.T

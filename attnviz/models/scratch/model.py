@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from attnviz.errors import ModelError
+from attnviz.errors import ModelError, UsageError
 from attnviz.models.scratch import bert
 from attnviz.models.scratch.config import LLAMA_FAMILY, Config, config_from_json, read_config
+from attnviz.models.scratch.kvcache import KVCache
 from attnviz.models.scratch.tensors import InMemory, Tensors, find_prefix
 from attnviz.models.scratch.weights import Checkpoint
 
@@ -58,14 +60,42 @@ class Transformer:
         """Run up to the last layer needed; keep only the asked layers' weights (heads, q, k),
         or their value-weighted norms with `measure="value-norm"`, and, for `record_layer`,
         every intermediate of its attention (q, k, v, z, merged …)."""
+        last = max([*layers, -1 if record_layer is None else record_layer])
+        _, kept, record = self._run(ids, layers, last, record_layer, None, measure)
+        return kept, record
+
+    def step(self, ids: np.ndarray, layers: list[int], cache: KVCache) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """Feed `ids` after the tokens in `cache` through every layer, adding their keys and
+        values to it: (their final hidden states, {asked layer: (heads, new, all keys)})."""
+        x, kept, _ = self._run(ids, layers, self.config.n_layer - 1, None, cache)
+        cache.length += len(ids)
+        return x, kept
+
+    def lm_head(self) -> Callable[[np.ndarray], np.ndarray]:
+        """Final hidden state -> logits over the vocabulary (decoders)."""
+        head = getattr(self.family, "lm_head", None)
+        if head is None:
+            raise UsageError(f"--generate needs a decoder, and this {self.config.arch} model is an encoder")
+        return head(self.config, self.tensors, self.prefix)
+
+    def _run(
+        self,
+        ids: np.ndarray,
+        layers: list[int],
+        last: int,
+        record_layer: int | None,
+        cache: KVCache | None,
+        measure: str = "weights",
+    ) -> tuple[np.ndarray, dict[int, np.ndarray], dict[str, np.ndarray]]:
         c = self.config
-        # Everything that depends on positions only (masks, RoPE angles), computed once per text.
-        # A key/value cache would pass the new tokens' positions here and keep k, v per layer.
-        context = self.family.prepare(c, len(ids))
-        x = self.embed(ids)
+        start = 0 if cache is None else cache.length
+        # Everything that depends on positions only (masks, RoPE angles), computed once per pass;
+        # with a cache, for the new tokens' positions after the cached ones.
+        context = self.family.prepare(c, len(ids)) if start == 0 else self.family.prepare(c, len(ids), start)
+        context["cache"] = cache
+        x = self.family.embed(c, self.tensors, self.prefix, ids, start)
         kept: dict[int, np.ndarray] = {}
         record: dict[str, np.ndarray] = {}
-        last = max([*layers, -1 if record_layer is None else record_layer])
         for i in range(last + 1):
             p = self.layer(i)
             rec: dict[str, np.ndarray] = {}
@@ -75,7 +105,7 @@ class Transformer:
             if i == record_layer:
                 record = rec
             del weights, rec, p  # only the asked layers' attention stays in memory
-        return kept, record
+        return x, kept, record
 
 
 def _value_norms(weights: np.ndarray, rec: dict[str, np.ndarray]) -> np.ndarray:

@@ -1,0 +1,95 @@
+"""The scratch engine writing with its key/value cache: the same tokens as transformers'
+greedy `generate`, and the cached rows equal to one full causal forward pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attnviz.models import scratch, scratch_generate
+from attnviz.models.generation import GenerateOptions, Sampler
+from attnviz.models.run import extract, extract_all
+
+PROMPT = "The cat sat on the mat because"
+
+
+def _expected_ids(folder: Path, prompt: str, new: int) -> list[int]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(folder), attn_implementation="eager").eval()
+    ids = AutoTokenizer.from_pretrained(str(folder))(prompt, return_tensors="pt").input_ids
+    with torch.no_grad():
+        return model.generate(ids, do_sample=False, max_new_tokens=new, num_beams=1)[0].tolist()
+
+
+def test_scratch_greedy_equals_transformers_and_the_cache_equals_one_forward(tiny_gpt2: Path) -> None:
+    ex = extract_all(PROMPT, str(tiny_gpt2), "scratch", generate=GenerateOptions(8))
+    (attn,) = ex.stacks
+    assert attn.engine == "scratch"
+    expected = _expected_ids(tiny_gpt2, PROMPT, 8)
+    model = scratch.load(tiny_gpt2)
+    full, _ = model.forward(np.asarray(expected), [0, 1])  # one causal pass over the final sequence
+    assert attn.n_tokens == len(expected)
+    assert attn.generated.sum() == 8 and attn.prompt_length == len(expected) - 8
+    np.testing.assert_array_equal(attn.weights.shape, (2, 4, len(expected), len(expected)))
+    assert np.abs(attn.weights - np.stack([full[0], full[1]])).max() < 1e-5
+    assert attn.weights[:, :, -1].max() > 0.2  # not uniform
+    hf = extract(PROMPT, str(tiny_gpt2), "hf", generate=GenerateOptions(8))
+    assert hf.tokens == attn.tokens and np.abs(hf.weights - attn.weights).max() < 1e-5
+
+
+def test_scratch_generation_keeps_only_the_asked_layers_and_heads(tiny_gpt2: Path) -> None:
+    whole = extract(PROMPT, str(tiny_gpt2), "scratch", generate=GenerateOptions(4))
+    part = extract(PROMPT, str(tiny_gpt2), "scratch", generate=GenerateOptions(4), layers="1", heads="0,3")
+    assert part.layers == (1,) and part.heads == (0, 3)
+    np.testing.assert_array_equal(part.weights[0], whole.weights[1, [0, 3]])
+
+
+def test_scratch_sampling_is_seeded(tiny_gpt2: Path) -> None:
+    def run(seed: int) -> tuple[str, ...]:
+        options = GenerateOptions(12, sample=True, temperature=1.5, top_k=40, top_p=0.9, seed=seed)
+        return extract(PROMPT, str(tiny_gpt2), "scratch", generate=options).tokens
+
+    first = run(7)
+    assert run(7) == first
+    assert any(run(seed) != first for seed in (8, 9, 10))
+
+
+def test_generation_stops_after_the_end_token(tiny_gpt2: Path) -> None:
+    model = scratch.load(tiny_gpt2)
+    writer = scratch_generate.GPT2Writer(model)
+    prompt = np.asarray([5, 6, 7])
+    greedy = GenerateOptions(6)
+    ids, _ = scratch_generate.generate(writer, prompt, greedy, set(), [0], [0])
+    ids_stop, weights = scratch_generate.generate(writer, prompt, greedy, {ids[2]}, [0], [0])
+    cut = ids.index(ids[2]) + 1
+    assert ids_stop == ids[:cut]  # the end token is kept, nothing after it
+    assert weights.shape == (1, 1, 3 + cut, 3 + cut)
+
+
+def test_step_mask_is_causal_across_the_cache() -> None:
+    mask = scratch_generate.step_mask(3, 2)
+    assert mask.tolist() == [[True, True, True, True, False], [True, True, True, True, True]]
+
+
+def test_sampler_filters_like_transformers() -> None:
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    top_p = Sampler(GenerateOptions(1, sample=True, top_p=0.7, seed=0))
+    assert {top_p(logits) for _ in range(200)} == {0, 1}  # 0.5 + 0.3 reach 0.7; the rest never drawn
+    top_k = Sampler(GenerateOptions(1, sample=True, top_k=1, seed=0))
+    assert {top_k(logits) for _ in range(50)} == {0}
+    cold = Sampler(GenerateOptions(1, sample=True, temperature=0.01, seed=0))
+    assert {cold(logits) for _ in range(50)} == {0}
+    assert Sampler(GenerateOptions(1))(logits) == 0
+
+
+def test_random_and_encoder_models_cannot_generate(tiny_bert: Path) -> None:
+    from attnviz.errors import UsageError
+
+    with pytest.raises(UsageError, match="--generate needs a decoder"):
+        extract(PROMPT, str(tiny_bert), "scratch", generate=GenerateOptions(2))
+    with pytest.raises(UsageError, match="random model is an encoder"):
+        extract(PROMPT, "random", generate=GenerateOptions(2))
