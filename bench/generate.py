@@ -48,6 +48,7 @@ def per_token(folder: Path, contexts: tuple[int, ...], steps: int, runs: int) ->
     writer = scratch_generate.GPT2Writer(model)
     c = model.config
     keep = list(range(c.n_layer))
+    vocab = writer.unembed.shape[0]
     rng = np.random.default_rng(0)
     result = {}
     for context in contexts:
@@ -55,10 +56,10 @@ def per_token(folder: Path, contexts: tuple[int, ...], steps: int, runs: int) ->
         for _ in range(runs):
             cache = scratch_generate.KVCache(c.n_layer, c.n_head, c.d_head, context + steps)
             with blas_threads_for(context):
-                writer.step(rng.integers(0, 1000, size=context), cache, keep)
+                writer.step(rng.integers(0, vocab, size=context), cache, keep)
             with blas_threads_for(1):
                 start = time.perf_counter()
-                for token in rng.integers(0, 1000, size=steps):
+                for token in rng.integers(0, vocab, size=steps):
                     writer.step(np.asarray([token]), cache, keep)
                 samples.append((time.perf_counter() - start) / steps)
         result[context] = statistics.median(samples)

@@ -119,3 +119,18 @@ def test_generate_on_an_encoder_is_one_clear_error(tiny_bert: Path) -> None:
     assert "--generate needs a decoder" in line
     result = invoke(["show", "The cat", "-m", "random", "--generate", "3"])
     assert "--generate needs a decoder" in assert_clean_error(result, 2)
+
+
+def test_verify_generate_compares_the_engines_token_for_token(tiny_gpt2: Path) -> None:
+    out = ok(run(["verify", "The cat sat", "-m", str(tiny_gpt2), "--generate", "5"]))
+    assert "10 tokens (5 generated, the same in both)" in out
+    assert out.count(" ok ") == 2 and "FAIL" not in out
+    result = invoke(["verify", "The cat", "-m", str(tiny_gpt2), "--generate", "2", "--sample"])
+    assert "verify --generate compares greedy generation" in assert_clean_error(result, 2)
+
+
+def test_explain_generate_follows_a_generated_token(tiny_gpt2: Path) -> None:
+    result = run(["explain", "The cat sat", "-m", str(tiny_gpt2), "--generate", "3", "--json"])
+    data = json.loads(ok(result))
+    assert result.stderr.startswith("generated: ")
+    assert len(data["tokens"]) == 8 and sum(t.startswith("›") for t in data["tokens"]) == 3

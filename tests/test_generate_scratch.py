@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attnviz.models import scratch, scratch_generate
+from attnviz.models import scratch
 from attnviz.models.generation import GenerateOptions, Sampler
 from attnviz.models.run import extract, extract_all
+from attnviz.models.scratch.generate import generate
+from attnviz.models.scratch.kvcache import KVCache, step_causal_mask
 
 PROMPT = "The cat sat on the mat because"
 
@@ -60,19 +62,31 @@ def test_scratch_sampling_is_seeded(tiny_gpt2: Path) -> None:
 
 def test_generation_stops_after_the_end_token(tiny_gpt2: Path) -> None:
     model = scratch.load(tiny_gpt2)
-    writer = scratch_generate.GPT2Writer(model)
     prompt = np.asarray([5, 6, 7])
     greedy = GenerateOptions(6)
-    ids, _ = scratch_generate.generate(writer, prompt, greedy, set(), [0], [0])
-    ids_stop, weights = scratch_generate.generate(writer, prompt, greedy, {ids[2]}, [0], [0])
+    ids, _ = generate(model, prompt, greedy, set(), [0], [0])
+    ids_stop, weights = generate(model, prompt, greedy, {ids[2]}, [0], [0])
     cut = ids.index(ids[2]) + 1
     assert ids_stop == ids[:cut]  # the end token is kept, nothing after it
     assert weights.shape == (1, 1, 3 + cut, 3 + cut)
 
 
+def test_one_cached_step_equals_the_last_row_of_a_full_pass(tiny_gpt2: Path) -> None:
+    model = scratch.load(tiny_gpt2)
+    ids = np.asarray([5, 6, 7, 8, 9])
+    full, _ = model.forward(ids, [0, 1])
+    c = model.config
+    cache = KVCache(c.n_layer, c.n_kv, c.d_head, len(ids))
+    model.step(ids[:4], [0, 1], cache)
+    _, rows = model.step(ids[4:], [0, 1], cache)
+    assert cache.length == 5 and rows[1].shape == (4, 1, 5)
+    assert np.abs(rows[1][:, 0] - full[1][:, 4]).max() < 1e-6
+
+
 def test_step_mask_is_causal_across_the_cache() -> None:
-    mask = scratch_generate.step_mask(3, 2)
+    mask = step_causal_mask(3, 2)
     assert mask.tolist() == [[True, True, True, True, False], [True, True, True, True, True]]
+    np.testing.assert_array_equal(step_causal_mask(0, 4), scratch.causal_mask(4))
 
 
 def test_sampler_filters_like_transformers() -> None:

@@ -322,10 +322,25 @@ def explain(
 
     source = read_text(text, common.file)
     random = RandomOptions(common.random_layers, common.random_heads, common.random_dim, common.seed)
-    attn, record = record_layer(source, common.model, layer, max_tokens=common.max_tokens, random=random)
+    generate = common.generation()
+    attn, record = record_layer(
+        source, common.model, layer, max_tokens=common.max_tokens, random=random, generate=generate
+    )
+    if generate is not None:
+        from attnviz.commands.common import announce
+
+        announce(attn.text[len(source) :], json_out)
     index = find_token(attn, query)[0] if query is not None else first_word(attn)
+    from attnviz.analysis.tokens import mark_generated
+
     result = build(
-        record, model=attn.model, tokens=attn.tokens, layer=attn.layers[0], head=head, query=index, causal=attn.causal
+        record,
+        model=attn.model,
+        tokens=mark_generated(attn).tokens,
+        layer=attn.layers[0],
+        head=head,
+        query=index,
+        causal=attn.causal,
     )
     if json_out:
         print_json(result.to_dict())

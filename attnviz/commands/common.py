@@ -100,7 +100,7 @@ class Common:
                 generate=generate, target=self.target, measure=self.measure or "weights",
             )  # fmt: skip
         if run.written is not None:
-            _announce(run.written, data)
+            announce(run.written, data)
         return list(run.stacks)
 
     def generation(self) -> "GenerateOptions | None":
@@ -169,7 +169,7 @@ def _held(spec: Any, held: tuple[int, ...], what: str) -> list[int] | None:
     return chosen
 
 
-def _announce(written: str, data: bool) -> None:
+def announce(written: str, data: bool) -> None:
     """The text the model wrote: on stdout before a view, on stderr when stdout carries data."""
     from attnviz.render.labels import safe_label
 

@@ -7,7 +7,7 @@ import typer
 
 from attnviz.cli import EPILOG, app, info
 from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, print_json, read_text, spinner
-from attnviz.errors import ExitCode, UsageError
+from attnviz.errors import AttnvizError, ExitCode, UsageError
 from attnviz.files import check_output_path
 from attnviz.render.labels import plural, stack_title
 
@@ -322,7 +322,12 @@ def verify(
             "with transformers, and the scratch engine runs no encoder-decoder",
             hint="the tests check the hf engine's three stacks against transformers directly",
         )
-    kwargs = {"model": common.model, "max_tokens": common.max_tokens}
+    generate = common.generation()
+    if generate is not None and generate.sample:
+        raise UsageError(
+            "verify --generate compares greedy generation: the engines draw samples differently", hint="drop --sample"
+        )
+    kwargs = {"model": common.model, "max_tokens": common.max_tokens, "generate": generate}
     try:
         ours = extract(source, engine="scratch", **kwargs)
     except UsageError as exc:
@@ -337,12 +342,16 @@ def verify(
             hint=f"the scratch engine runs {', '.join(SUPPORTED)}; show --engine hf draws any model",
         ) from None
     theirs = extract(source, engine="hf", device=common.device, trust_remote_code=common.trust_remote_code, **kwargs)
+    if generate is not None and ours.tokens != theirs.tokens:
+        info(f"scratch wrote: {ours.text[len(source) :]!r}; hf wrote: {theirs.text[len(source) :]!r}")
+        raise AttnvizError("the engines generated different tokens; their attention cannot be compared")
     if ours.tokens != theirs.tokens:
         raise UsageError("the engines tokenised the text differently; their attention cannot be compared")
     diffs = abs(ours.weights.astype("float64") - theirs.weights).max(axis=(1, 2, 3))
     from attnviz.render.labels import safe_label
 
-    title = Text(f"{safe_label(ours.model)}: scratch vs hf, {ours.n_tokens} tokens")
+    made = f" ({int(ours.generated.sum())} generated, the same in both)" if generate is not None else ""
+    title = Text(f"{safe_label(ours.model)}: scratch vs hf, {ours.n_tokens} tokens{made}")
     table = Table()
     table.add_column("layer", justify="right")
     table.add_column("max |scratch − hf|", justify="right")

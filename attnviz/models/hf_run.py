@@ -12,6 +12,7 @@ from attnviz.models import hf, hf_generate
 from attnviz.models.generation import GenerateOptions, extend_tokens, stop_ids
 from attnviz.models.resolve import ModelSource
 from attnviz.models.run import Extraction, Selection, _attention, attention_of, indices
+from attnviz.models.scratch_generate import generated_flags, note
 from attnviz.models.tokens import Tokens
 
 
@@ -154,10 +155,8 @@ def _extend(tokenizer: Any, tokens: Tokens, new_ids: list[int]) -> Tokens:
 
 
 def _generated(tokens: Tokens, n_new: int) -> np.ndarray:
-    flags = np.zeros(len(tokens.ids), bool)
-    flags[len(flags) - n_new :] = n_new > 0
-    return flags
+    return generated_flags(len(tokens.ids), n_new)
 
 
 def _note(new_ids: list[int], options: GenerateOptions) -> str:
-    return f"{len(new_ids)} generated {'token' if len(new_ids) == 1 else 'tokens'} ({options.how})"
+    return note(len(new_ids), options)

@@ -332,9 +332,16 @@ def indices(spec: Selection, count: int, what: str) -> list[int]:
 
 
 def record_layer(
-    text: str, model: str, layer: int, *, max_tokens: int | None = None, random: RandomOptions | None = None
+    text: str,
+    model: str,
+    layer: int,
+    *,
+    max_tokens: int | None = None,
+    random: RandomOptions | None = None,
+    generate: GenerateOptions | None = None,
 ) -> tuple[Attention, dict[str, np.ndarray]]:
-    """One layer's attention plus its recorded intermediates (q, k, v, merged…), scratch engine."""
+    """One layer's attention plus its recorded intermediates (q, k, v, merged…), scratch
+    engine; with `generate`, over the prompt and the tokens the model writes after it."""
     source = _source(text, model, max_tokens)
     if is_encoder_decoder(source):
         raise UsageError(
@@ -351,6 +358,17 @@ def record_layer(
     assert isinstance(engine, ScratchEngine)
     (layer,) = indices([layer], engine.n_layers, "layer")
     tokens = engine.tokenize(text, max_tokens)
+    more: dict[str, Any] = {}
+    if generate is not None:
+        from attnviz.models import scratch_generate
+
+        config = scratch.read_config(source.path) if source.path is not None else {}
+        heads = list(range(engine.n_heads))
+        tokens, n_new, _, written = scratch_generate.write(engine, tokens, generate.check(), config, [layer], heads)
+        text += written
+        more = {"generated": scratch_generate.generated_flags(len(tokens.ids), n_new),
+                "notes": (scratch_generate.note(n_new, generate),)}  # fmt: skip
+    # one forward over the whole sequence: the cached steps give the same rows (the tests prove it)
     weights, record = engine.record(tokens, layer)
-    attn = assemble(engine, tokens, weights[None], [layer], list(range(engine.n_heads)), source.name, text)
+    attn = assemble(engine, tokens, weights[None], [layer], list(range(engine.n_heads)), source.name, text, **more)
     return attn, record
