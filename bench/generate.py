@@ -38,29 +38,33 @@ def whole_runs(folder: Path, runs: int, new: int) -> dict[str, float]:
 
 
 def per_token(folder: Path, contexts: tuple[int, ...], steps: int, runs: int) -> dict[int, float]:
-    """Seconds per generated token after `context` cached tokens (median over `runs`)."""
+    """Seconds per generated token after `context` cached tokens (median over `runs`): one
+    cached step through every layer, every layer's row kept, and the logits."""
     import numpy as np
 
-    from attnviz.models import scratch, scratch_generate
-    from attnviz.models.run import blas_threads_for
+    from attnviz.models import scratch
+    from attnviz.models.scratch.engine import blas_threads_for
+    from attnviz.models.scratch.kvcache import KVCache
 
     model = scratch.load(folder)
-    writer = scratch_generate.GPT2Writer(model)
+    model.keep_layers()
+    head = model.lm_head()
     c = model.config
     keep = list(range(c.n_layer))
-    vocab = writer.unembed.shape[0]
+    vocab = head(np.zeros(c.d_model, np.float32)).shape[-1]
     rng = np.random.default_rng(0)
     result = {}
     for context in contexts:
         samples = []
         for _ in range(runs):
-            cache = scratch_generate.KVCache(c.n_layer, c.n_head, c.d_head, context + steps)
+            cache = KVCache(c.n_layer, c.n_kv, c.d_head, context + steps)
             with blas_threads_for(context):
-                writer.step(rng.integers(0, vocab, size=context), cache, keep)
+                model.step(rng.integers(0, vocab, size=context), keep, cache)
             with blas_threads_for(1):
                 start = time.perf_counter()
                 for token in rng.integers(0, vocab, size=steps):
-                    writer.step(np.asarray([token]), cache, keep)
+                    hidden, _ = model.step(np.asarray([token]), keep, cache)
+                    head(hidden[-1])
                 samples.append((time.perf_counter() - start) / steps)
         result[context] = statistics.median(samples)
         measure.log(f"  context {context}: {result[context] * 1e3:.1f} ms per token")
