@@ -75,6 +75,10 @@ def test_find_looks_for_from_in_the_target_and_to_in_the_source() -> None:
     scores = rank_heads(attn, "chat", "cat", top=6, sort="weight")
     flat = attn.weights[:, :, 2, 1].ravel()
     assert [s.weight for s in scores] == pytest.approx(sorted(flat, reverse=True))
+    others = [q for q in range(attn.n_queries) if not attn.special[q] and q != 2]  # baseline: the other queries
+    by_score = rank_heads(attn, "chat", "cat", top=6)
+    expected = (attn.weights[:, :, 2, 1] - attn.weights[:, :, others, 1].mean(-1)).ravel()
+    assert [s.score for s in by_score] == pytest.approx(sorted(expected, reverse=True))
     with pytest.raises(UsageError, match='"chat" is not in the source text'):
         rank_heads(attn, "le", "chat")  # "chat" is a target word, not a source key
     with pytest.raises(UsageError, match='"cat" is not in the target text'):
