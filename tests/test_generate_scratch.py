@@ -27,20 +27,35 @@ def _expected_ids(folder: Path, prompt: str, new: int) -> list[int]:
         return model.generate(ids, do_sample=False, max_new_tokens=new, num_beams=1)[0].tolist()
 
 
-def test_scratch_greedy_equals_transformers_and_the_cache_equals_one_forward(tiny_gpt2: Path) -> None:
-    ex = extract_all(PROMPT, str(tiny_gpt2), "scratch", generate=GenerateOptions(8))
+@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_llama"])
+def test_scratch_greedy_equals_transformers_and_the_cache_equals_one_forward(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    folder = request.getfixturevalue(fixture)
+    ex = extract_all(PROMPT, str(folder), "scratch", generate=GenerateOptions(8))
     (attn,) = ex.stacks
     assert attn.engine == "scratch"
-    expected = _expected_ids(tiny_gpt2, PROMPT, 8)
-    model = scratch.load(tiny_gpt2)
+    expected = _expected_ids(folder, PROMPT, 8)
+    model = scratch.load(folder)
     full, _ = model.forward(np.asarray(expected), [0, 1])  # one causal pass over the final sequence
     assert attn.n_tokens == len(expected)
     assert attn.generated.sum() == 8 and attn.prompt_length == len(expected) - 8
     np.testing.assert_array_equal(attn.weights.shape, (2, 4, len(expected), len(expected)))
     assert np.abs(attn.weights - np.stack([full[0], full[1]])).max() < 1e-5
     assert attn.weights[:, :, -1].max() > 0.2  # not uniform
-    hf = extract(PROMPT, str(tiny_gpt2), "hf", generate=GenerateOptions(8))
+    hf = extract(PROMPT, str(folder), "hf", generate=GenerateOptions(8))
     assert hf.tokens == attn.tokens and np.abs(hf.weights - attn.weights).max() < 1e-5
+
+
+def test_a_sliding_window_family_generates_past_its_window(tmp_path: Path) -> None:
+    from conftest import save_tiny_llama
+
+    folder = save_tiny_llama(tmp_path / "mistral", "mistral", sliding_window=4)
+    attn = extract(PROMPT, str(folder), "scratch", generate=GenerateOptions(6))
+    expected = _expected_ids(folder, PROMPT, 6)
+    full, _ = scratch.load(folder).forward(np.asarray(expected), [1])
+    assert attn.n_tokens == len(expected) and np.abs(attn.weights[1] - full[1]).max() < 1e-5
+    assert not np.tril(attn.weights[1, 0], k=-4).any()  # keys 4 or more back are outside the window
 
 
 def test_scratch_generation_keeps_only_the_asked_layers_and_heads(tiny_gpt2: Path) -> None:

@@ -15,7 +15,9 @@ Around it, one small module per idea:
 - weights.py     the safetensors reader: shards, float16/bfloat16 without torch, one tensor at a time
 - config.py      config.json to `Config`, refusing what this engine would compute differently
 - bert.py, gpt2.py, llama.py   how each family's block wires those pieces
-- model.py       the layer loop, the loader, the seeded toy model
+- kvcache.py     the key/value cache: a decoder writes one token per step over it
+- model.py       the layer loop (a plain pass, or one cached step), the loader, the seeded toy model
+- generate.py    writing: the prompt once, then one sampled or greedy token per cached step
 - engine.py      the engine interface `run.py` talks to
 """
 

@@ -43,7 +43,11 @@ def layer_cache(context: dict, layer: int) -> Extend | None:
     return None if cache is None else cache.for_layer(layer)
 
 
-def step_causal_mask(start: int, new: int) -> np.ndarray:
-    """bool (new queries, start + new keys): the token at position start+i sees 0..start+i.
-    With start = 0 it is `causal_mask(new)`."""
-    return np.arange(start + new)[None, :] <= (start + np.arange(new))[:, None]
+def step_causal_mask(start: int, new: int, window: int = 0) -> np.ndarray:
+    """bool (new queries, start + new keys): the token at position q = start+i sees 0..q, or
+    with a sliding `window` only q - window < k ≤ q. With start = 0 it is `causal_mask(new)`
+    (or `sliding_window_mask(new, window)`)."""
+    keys = np.arange(start + new)[None, :]
+    queries = (start + np.arange(new))[:, None]
+    mask = keys <= queries
+    return mask & (keys > queries - window) if window else mask

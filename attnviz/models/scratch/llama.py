@@ -16,6 +16,7 @@ pieces swapped, each a field of `Config` (read in llama_config.py):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from attnviz.models.scratch.activations import activate
 from attnviz.models.scratch.attention import attention, merge_heads, split_heads
 from attnviz.models.scratch.config import Config
 from attnviz.models.scratch.gqa import repeat_kv
+from attnviz.models.scratch.kvcache import Extend, layer_cache, step_causal_mask
 from attnviz.models.scratch.masks import causal_mask, sliding_window_mask
 from attnviz.models.scratch.norms import rms_norm
 from attnviz.models.scratch.rope import apply_rope, cos_sin
@@ -79,11 +81,15 @@ def embed(c: Config, tensors: Tensors, prefix: str, ids: np.ndarray, start: int 
 
 
 def prepare(c: Config, n: int, start: int = 0) -> dict:
-    """RoPE angles and the masks (one per window size) for n tokens from position `start`."""
+    """RoPE angles and the masks (one per window size) for n tokens from position `start`
+    (after `start` cached ones: the masks then span every key, cached and new)."""
     assert c.rope is not None
     cos, sin = cos_sin(c.rope, np.arange(start, start + n))
     windows = set(c.windows) or {0}
-    masks = {w: sliding_window_mask(n, w) if w and w < n else causal_mask(n) for w in windows}
+    if start:
+        masks = {w: step_causal_mask(start, n, w) for w in windows}
+    else:
+        masks = {w: sliding_window_mask(n, w) if w and w < n else causal_mask(n) for w in windows}
     return {"cos": cos, "sin": sin, "masks": masks}
 
 
@@ -93,9 +99,10 @@ def _linear(x: np.ndarray, p: dict, name: str) -> np.ndarray:
 
 
 def self_attention(
-    c: Config, x: np.ndarray, p: dict, mask: np.ndarray, context: dict, rec: dict
+    c: Config, x: np.ndarray, p: dict, mask: np.ndarray, context: dict, rec: dict, cache: Extend | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Project, normalise, rotate, share key/value heads, attend, merge. Returns (out, weights)."""
+    """Project, normalise, rotate, share key/value heads, attend, merge. Returns (out, weights).
+    With a key/value `cache`, x holds the new tokens only; the cache keeps the rotated keys."""
     q, k, v = _linear(x, p, "q"), _linear(x, p, "k"), _linear(x, p, "v")  # (tokens, heads · d_head)
     if c.qk_norm == "proj":  # OLMo2: over all heads at once
         q, k = rms_norm(q, p["q_norm"], c.eps), rms_norm(k, p["k_norm"], c.eps)
@@ -105,6 +112,8 @@ def self_attention(
         q, k = rms_norm(q, p["q_norm"], c.eps), rms_norm(k, p["k_norm"], c.eps)
     q = apply_rope(q, context["cos"], context["sin"])
     k = apply_rope(k, context["cos"], context["sin"])
+    if cache is not None:
+        k, v = cache(k, v)  # (kv_heads, cached + new tokens, d_head)
     k, v = repeat_kv(k, c.n_head), repeat_kv(v, c.n_head)  # (heads, tokens, d_head)
     if c.scale:  # a scale other than 1/√d_head (Gemma 2): folded into q, so the formula stays
         q = q * np.float32(c.scale * math.sqrt(c.d_head))
@@ -136,7 +145,16 @@ def block(c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict) -
     def norm(h: np.ndarray, name: str) -> np.ndarray:
         return rms_norm(h, p[name], c.eps, c.norm_offset) if name in p else h
 
-    a, weights = self_attention(c, norm(x, "norm_attn_in"), p, mask, context, rec)
+    a, weights = self_attention(c, norm(x, "norm_attn_in"), p, mask, context, rec, layer_cache(context, i))
     x = x + norm(a, "norm_attn_out")
     x = x + norm(mlp(c, norm(x, "norm_mlp_in"), p), "norm_mlp_out")
     return x, weights
+
+
+def lm_head(c: Config, tensors: Tensors, prefix: str) -> Callable[[np.ndarray], np.ndarray]:
+    """(d_model,) final hidden state -> (vocab,) logits: the final RMSNorm, then lm_head (or the
+    token embedding, when the checkpoint ties them and stores it once). Read once, here."""
+    norm = tensors.read(prefix + "norm.weight")
+    tied = "lm_head.weight" not in tensors.names()
+    head = tensors.read(prefix + FIRST if tied else "lm_head.weight")  # (vocab, d_model)
+    return lambda x: rms_norm(x, norm, c.eps, c.norm_offset) @ head.T
