@@ -13,6 +13,7 @@ from attnviz.models.scratch.model import RANDOM_VOCAB, Transformer, load
 from attnviz.models.tokens import Tokens, encode, encode_words, load_tokenizer
 
 SMALL_INPUT = 128  # tokens
+SMALL_WIDTH = 1024  # d_model: BERT-base, GPT-2 small and medium
 
 
 class ScratchEngine:
@@ -39,27 +40,28 @@ class ScratchEngine:
         return encode(self.tokenizer, text, limit, by_user)
 
     def attention(self, tokens: Tokens, layers: list[int], heads: list[int]) -> np.ndarray:
-        with blas_threads_for(len(tokens.ids)):
+        with blas_threads_for(len(tokens.ids), self.model.config.d_model):
             kept, _ = self.model.forward(tokens.ids, layers)
         return stack_layers(kept, layers, heads, self.n_heads)
 
     def value_norm(self, tokens: Tokens, layers: list[int], heads: list[int]) -> np.ndarray:
         """float32 (layers, heads, query, key): ‖α_ij · f_h(x_j)‖ from the engine's own arrays."""
-        with blas_threads_for(len(tokens.ids)):
+        with blas_threads_for(len(tokens.ids), self.model.config.d_model):
             kept, _ = self.model.forward(tokens.ids, layers, measure="value-norm")
         return stack_layers(kept, layers, heads, self.n_heads)
 
     def record(self, tokens: Tokens, layer: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """One layer's attention (heads, query, key) and every intermediate of it (q, k, v …)."""
-        with blas_threads_for(len(tokens.ids)):
+        with blas_threads_for(len(tokens.ids), self.model.config.d_model):
             kept, record = self.model.forward(tokens.ids, [layer], record_layer=layer)
         return kept[layer], record
 
 
-def blas_threads_for(n_tokens: int) -> contextlib.AbstractContextManager[object]:
-    """One BLAS thread for short inputs: waking and spinning threads costs more than the
-    matrix products of a sentence (10× slower on a busy 2-core machine); long inputs use all."""
-    if n_tokens > SMALL_INPUT:
+def blas_threads_for(n_tokens: int, d_model: int = 0) -> contextlib.AbstractContextManager[object]:
+    """One BLAS thread for short inputs to small models: waking and spinning threads costs more
+    than the matrix products of a sentence (10× slower on a busy 2-core machine); long inputs and
+    wide models (an 8B model's layer is 0.2 G multiply-adds per token) use all."""
+    if n_tokens > SMALL_INPUT or d_model > SMALL_WIDTH:
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
