@@ -74,10 +74,18 @@ class LinesView(ScrollView, can_focus=False):
 
     def update(self) -> None:
         """The selection changed: lay out again (cheap: the views cache their layout) and redraw."""
-        self._lines = None
-        if self.size.width:  # before the first layout there is no width to lay out for
-            self._current()
-        self.refresh()
+        before, self._lines = self._lines, None
+        if not self.size.width:  # before the first layout there is no width to lay out for
+            self.refresh()
+            return
+        after = self._current()
+        if before is None or len(before) != len(after):
+            self.refresh()
+            return
+        # Only the lines that changed (new Text objects: the cursor's) are drawn again.
+        top, width = self.scroll_offset.y, self.size.width
+        for y in (i for i, (old, new) in enumerate(zip(before, after, strict=True)) if old is not new):
+            self.refresh(Region(0, y - top, width, 1))
 
     def on_resize(self) -> None:
         self.update()
