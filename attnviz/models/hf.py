@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from attnviz.errors import ModelError, UsageError
+from attnviz.models import layouts
 from attnviz.models.engine import stack_layers
 from attnviz.models.tokens import Tokens, from_encoding, warn_truncated
 
@@ -189,23 +190,25 @@ def tokenize(
 def attention_modules(model: Any) -> tuple[list[Any], int] | None:
     """The modules transformers records `attentions` from, in layer order, and the index of
     the weights in their output tuple; None if the model does not declare them."""
-    spec = (getattr(type(model), "_can_record_outputs", None) or {}).get("attentions")
-    if isinstance(spec, list):
-        spec = spec[0] if spec else None
-    if spec is None:
+    specs = (getattr(type(model), "_can_record_outputs", None) or {}).get("attentions")
+    specs = [s for s in (specs if isinstance(specs, list) else [specs]) if s is not None]
+    if not specs or len({getattr(s, "index", 1) for s in specs}) != 1:
         return None
+    found = []
+    for name, module in model.named_modules():
+        if any(_records(spec, name, module) for spec in specs):  # BigBird: full or block-sparse, per layer
+            found.append(module)
+    return found, getattr(specs[0], "index", 1)
+
+
+def _records(spec: Any, name: str, module: Any) -> bool:
+    """Whether `module` (named `name`) is one that `spec` records attention weights from."""
     target = getattr(spec, "target_class", spec if isinstance(spec, type) else None)
     class_name = getattr(spec, "class_name", spec if isinstance(spec, str) else None)
     layer_name = getattr(spec, "layer_name", None)
-    index = getattr(spec, "index", 1)
-    found = []
-    for name, module in model.named_modules():
-        if not ((target is not None and isinstance(module, target)) or (class_name and name.endswith(class_name))):
-            continue
-        if layer_name is not None and f".{layer_name.strip('.')}." not in name + ".":
-            continue
-        found.append(module)
-    return found, index
+    if not ((target is not None and isinstance(module, target)) or (class_name and name.endswith(class_name))):
+        return False
+    return layer_name is None or f".{layer_name.strip('.')}." in name + "."
 
 
 def run(
@@ -214,21 +217,46 @@ def run(
     layers: list[int],
     heads: list[int],
 ) -> dict[int, np.ndarray]:
-    """Forward once; return {layer: float32 (heads, query, key)} for the asked layers only."""
-    import torch
-
+    """Forward once; return {layer: float32 (heads, query, key)} over the text's tokens, for the
+    asked layers only, whatever layout the model returns them in (see layouts.py)."""
     n_layers = model.config.num_hidden_layers
-    found = attention_modules(model)
+    n = int(inputs["input_ids"].shape[1])
     inputs = {k: v.to(model.device) for k, v in inputs.items()}
-    if found is None or len(found[0]) != n_layers:
-        # No declared attention modules (older transformers, custom code): ask for all of them.
-        with torch.no_grad():
-            out = model(**inputs, output_attentions=True)
-        attentions = getattr(out, "attentions", None)
-        if not attentions or any(a is None for a in attentions):
-            raise ModelError("this model returned no attention weights even with eager attention")
-        return {i: _to_numpy(attentions[i][0, heads]) for i in layers}
+    # Twice at most: a model may swap its attention modules during the forward (BigBird turns
+    # block-sparse attention into full attention for short texts), leaving the hooks unfired.
+    for _ in range(2):
+        found = attention_modules(model)
+        if found is None or len(found[0]) != n_layers:
+            return _run_all(model, inputs, layers, heads, n)
+        kept = _hooked(model, inputs, found, layers, heads)
+        if set(kept) == set(layers):
+            return {i: layouts.full_matrix(w, n, i) for i, w in kept.items()}
+        if attention_modules(model) == found:
+            break
+    raise ModelError("the model's attention hooks did not fire; it returned no attention weights")
 
+
+def _run_all(model: Any, inputs: dict, layers: list[int], heads: list[int], n: int) -> dict[int, np.ndarray]:
+    """No declared attention modules (older transformers, custom code): ask for all of them."""
+    out = _forward(model, inputs, output_attentions=True)
+    attentions = getattr(out, "attentions", None)
+    if not attentions or any(a is None for a in attentions):
+        raise ModelError("this model returned no attention weights even with eager attention")
+    band = hasattr(model.config, "attention_window")  # Longformer: each query's band of neighbours
+    rows = getattr(out, "global_attentions", None)
+    marked = inputs.get("global_attention_mask")
+    positions = [] if marked is None else marked[0].nonzero().flatten().tolist()
+    return {
+        i: layouts.full_matrix(
+            _to_numpy(attentions[i][0, heads]), n, i, band=band,
+            global_rows=_to_numpy(rows[i][0, heads]) if rows else None, global_positions=positions,
+        )
+        for i in layers
+    }  # fmt: skip
+
+
+def _hooked(model: Any, inputs: dict, found: tuple[list[Any], int], layers: list[int], heads: list[int]) -> dict:
+    """{layer: weights as the module returned them} from hooks on the declared modules."""
     modules, index = found
     kept: dict[int, np.ndarray] = {}
     last = max(layers)
@@ -246,14 +274,24 @@ def run(
 
     handles = [modules[i].register_forward_hook(capture(i)) for i in layers]
     try:
-        with torch.no_grad(), contextlib.suppress(_StopForward):
-            model(**inputs)
+        with contextlib.suppress(_StopForward):
+            _forward(model, inputs)
     finally:
         for handle in handles:
             handle.remove()
-    if set(kept) != set(layers):
-        raise ModelError("the model's attention hooks did not fire; it returned no attention weights")
     return kept
+
+
+def _forward(model: Any, inputs: dict, **options: Any) -> Any:
+    """The model on `inputs`; its own failure on this input (an assert or a shape it cannot
+    take) becomes one clear error instead of a traceback."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            return model(**inputs, **options)
+    except (AssertionError, ValueError, RuntimeError, IndexError) as exc:
+        raise ModelError(f"the model failed on this text: {_first_line(exc)}") from exc
 
 
 class HfEngine:
