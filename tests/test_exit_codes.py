@@ -85,12 +85,12 @@ def test_row_2_usage_errors(args: list[str], message: str) -> None:
 
 
 def test_row_130_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
-    import attnviz.models.run
+    from attnviz.commands.common import Common
 
     def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt  # as Ctrl-C while the model runs
 
-    monkeypatch.setattr(attnviz.models.run, "extract", interrupted)
+    monkeypatch.setattr(Common, "extract", interrupted)
     assert_clean_error(invoke(["show", SEED, *RANDOM]), 130, "interrupted")
 
 
