@@ -91,7 +91,9 @@ def test_row_130_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
         raise KeyboardInterrupt  # as Ctrl-C while the model runs
 
     monkeypatch.setattr(Common, "extract", interrupted)
-    assert_clean_error(invoke(["show", SEED, *RANDOM]), 130, "interrupted")
+    monkeypatch.setattr(Common, "extract_all", interrupted)
+    for command in (["show", SEED], ["stats", SEED]):
+        assert_clean_error(invoke([*command, *RANDOM]), 130, "interrupted")
 
 
 # --- a reader that stops reading -----------------------------------------------------------------
