@@ -76,7 +76,7 @@ def test_row_1_verify_beyond_tol(tiny_gpt2: Path) -> None:
          "The, cat, sat, on, mat, because, it, was, comfortable"),
         (["show", "   ", *RANDOM], "the text is empty (give a sentence, --file PATH, or - for stdin)"),
         (["show", SEED, *RANDOM, "-o", "x.gif"],
-         "cannot write 'x.gif': unsupported extension '.gif' (use one of .png, .svg, .pdf)"),
+         "cannot write 'x.gif': unsupported extension '.gif' (use one of .png, .svg, .pdf, .html)"),
     ],
     ids=["bad-option", "bad-layer", "missing-word", "bad-text", "bad-extension"],
 )  # fmt: skip
