@@ -54,13 +54,24 @@ class _Group(typer.core.TyperGroup):
                 command = getattr(getattr(exc, "ctx", None), "command_path", None) or "attnviz"
                 error(f"{exc.format_message()} (see '{command} --help')")
                 raise typer.Exit(getattr(exc, "exit_code", ExitCode.USAGE)) from None
-            except BrokenPipeError:  # `attnviz show … | head`
-                sys.stderr.close()
+            except BrokenPipeError:  # `attnviz show … | head`: the reader has what it wanted
+                silence_stdout()
                 raise typer.Exit(ExitCode.OK) from None
             except Exception as exc:  # a bug: say so plainly, the traceback only with --debug
                 if not _maybe_traceback(ctx):
                     error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
                 raise typer.Exit(ExitCode.ERROR) from None
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing left in its buffer fails again at exit."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real file (tests capture it)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _maybe_traceback(ctx: typer.Context) -> bool:

@@ -20,11 +20,13 @@ def check_output_path(path: str | os.PathLike[str], suffixes: tuple[str, ...]) -
             f"cannot write '{out}': unsupported extension '{out.suffix or '(none)'}'",
             hint="use one of " + ", ".join(suffixes),
         )
+    # a path that cannot be written is a runtime failure (exit 1, as the README says); only the
+    # wrong kind of file is a usage error
     if out.is_dir():
-        raise UsageError(f"cannot write '{out}': it is a directory")
+        raise OutputError(f"cannot write '{out}': it is a directory")
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
-        raise UsageError(f"cannot write '{out}': folder '{folder}' does not exist")
+        raise OutputError(f"cannot write '{out}': folder '{folder}' does not exist")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write '{out}': folder '{folder}' is not writable")
     return out

@@ -142,8 +142,7 @@ def test_difference_of_different_token_counts() -> None:
     with pytest.raises(UsageError) as excinfo:
         difference(np.zeros((9, 9)), np.zeros((11, 11)))
     assert str(excinfo.value) == (
-        "cannot compare attention over 9 tokens with attention over 11 tokens: "
-        "use --merge-words, or the same text on both sides"
+        "cannot compare attention over 9 tokens with attention over 11 tokens: both sides need the same tokens"
     )
 
 

@@ -75,7 +75,7 @@ def test_two_heads_stack_when_the_terminal_is_narrow() -> None:
 
 def test_two_texts_side_by_side() -> None:
     out = ok(run(["compare", SEED, "--heads", "5.11", "--text", OTHER], width=120))
-    assert title_line(out, "text 1 · L5 H11", "text 2 · L5 H11") is not None
+    assert title_line(out, '"The cat sat…" · L5 H11', '"The dog ran…" · L5 H11') is not None
     words = set(out.split())
     assert {"cat", "comfortable", "dog", "sunny"} <= words  # each panel keeps its own text's tokens
 
@@ -94,7 +94,8 @@ def test_two_models_and_two_texts_at_once_is_a_usage_error(tiny_bert: Path) -> N
 
 def test_diff_is_one_panel_of_the_difference(seed: Attention) -> None:
     out = ok(run(["compare", SEED, "--heads", "5.11,0.3", "--diff", "--values"]))
-    assert re.findall(r"\bL\d+ H\d+(?: − L\d+ H\d+)?", out) == ["L5 H11 − L0 H3"]
+    assert re.findall(r"\bL\d+ H\d+(?: − L\d+ H\d+)?", out.split("note")[0]) == ["L5 H11 − L0 H3"]
+    assert "notes: + where L5 H11 is higher, − where L0 H3 is" in out
     expected = seed.head(5, 11)[8].astype(np.float64) - seed.head(0, 3)[8]
     assert row_numbers(out, "it") == pytest.approx(expected.tolist(), abs=0.0051)
     assert "diverging, centred on 0, symmetric" in " ".join(out.split())
@@ -104,7 +105,8 @@ def test_diff_of_two_texts_of_the_same_length(seed: Attention) -> None:
     other = attnviz.extract(OTHER)
     assert other.n_tokens == seed.n_tokens
     out = ok(run(["compare", SEED, "--heads", "5.11", "--text", OTHER, "--diff", "--values"], width=120))
-    assert "text 1 · L5 H11 − text 2 · L5 H11" in out
+    assert '"The cat sat…" · L5 H11 − "The dog ran…" · L5 H11' in out
+    assert 'notes: + where "The cat sat…" · L5 H11 is higher, − where "The dog ran…" · L5 H11 is' in out
     expected = seed.head(5, 11)[0].astype(np.float64) - other.head(5, 11)[0]
     assert row_numbers(out, "[CLS]") == pytest.approx(expected.tolist(), abs=0.0051)
 
@@ -123,8 +125,8 @@ def test_diff_values_are_separated_by_spaces() -> None:
         (["--heads", "5.11", "--diff"],
          "--diff needs exactly two maps, not 1 (give two heads, or one head with two models or two texts)"),
         (["--heads", "5.11", "--text", "A dog barked", "--diff"],
-         "cannot compare attention over 12 tokens with attention over 5 tokens: use --merge-words, or the same "
-         "text on both sides"),
+         '--diff needs as many tokens on both sides: "The cat sat…" has 12, "A dog barked" has 5 '
+         "(drop --diff to see them side by side, or give texts of as many tokens)"),
         (["--heads", "5"], "invalid head '5': use LAYER.HEAD pairs, e.g. 5.11,0.3"),
         (["--heads", "9.0"], "layer 9 is out of range: this model has layers 0-5"),
         (["--heads", "5.12"], "head 12 is out of range: this model has heads 0-11"),
@@ -248,3 +250,15 @@ def test_verify_random_model_does_not_blame_an_option_never_given() -> None:
     result = run(["verify", SEED, "--model", "random"])
     assert result.exit_code == 2
     assert "--engine" not in result.stderr
+
+
+def test_a_diff_hint_suggests_only_what_works() -> None:
+    """--merge-words is offered when it gives both texts as many words, and then it works."""
+    split, plain = "The unbelievably tired cat slept", "The very tired cat slept"
+    result = run(["compare", split, "--heads", "5.11", "--text", plain, "--diff"])
+    assert (result.exit_code, result.stderr) == (2, (
+        'error: --diff needs as many tokens on both sides: "The unbelievably tired…" has 11, "The very tired…" '
+        "has 7 (--merge-words gives both 7 words)\n"))  # fmt: skip
+    out = ok(run(["compare", split, "--heads", "5.11", "--text", plain, "--diff", "--merge-words"], width=120))
+    assert '"The unbelievably tired…" · L5 H11 − "The very tired…" · L5 H11' in out
+    assert re.search(r"unbelievably/v", out)  # both texts name the position where they differ

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from attnviz.attention import Attention
-from attnviz.errors import UsageError
+from attnviz.errors import OutputError, UsageError
 from attnviz.render import image
 from attnviz.render.figure import token_label
 from attnviz.render.labels import format_value
@@ -433,12 +433,16 @@ def _every_renderer(path: Path) -> list[object]:
     ]
 
 
-@pytest.mark.parametrize("name", ["out.jpg", "out", "out.png.txt", "missing/out.png", "folder"])
-def test_bad_paths_raise_usage_error_and_leave_nothing(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("out.jpg", UsageError), ("out", UsageError), ("out.png.txt", UsageError),
+     ("missing/out.png", OutputError), ("folder", UsageError)],  # a folder without a suffix: not an image name
+)  # fmt: skip
+def test_bad_paths_raise_an_error_and_leave_nothing(tmp_path: Path, name: str, error: type[Exception]) -> None:
     (tmp_path / "folder").mkdir()
     before = listing(tmp_path)
     for render in _every_renderer(tmp_path / name):
-        with pytest.raises(UsageError, match="cannot write"):
+        with pytest.raises(error, match="cannot write"):
             render()  # type: ignore[operator]
     assert listing(tmp_path) == before
     assert listing(tmp_path / "folder") == []

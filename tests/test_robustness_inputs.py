@@ -121,16 +121,16 @@ SELECTION_CASES = {
 }  # fmt: skip
 
 OUTPUT_CASES = {
-    "output folder does not exist": (["-o", "nowhere/out.png"], 2,
+    "output folder does not exist": (["-o", "nowhere/out.png"], 1,
         "cannot write 'nowhere/out.png': folder 'nowhere' does not exist"),
-    "output is a directory": (["-o", "plots.png"], 2, "cannot write 'plots.png': it is a directory"),
+    "output is a directory": (["-o", "plots.png"], 1, "cannot write 'plots.png': it is a directory"),
     "unsupported output extension": (["-o", "out.gif"], 2,
         "cannot write 'out.gif': unsupported extension '.gif' (use one of .png, .svg, .pdf, .html)"),
     "output without extension": (["-o", "out"], 2,
         "cannot write 'out': unsupported extension '(none)' (use one of .png, .svg, .pdf, .html)"),
     "--save with a non-npz extension": (["--save", "out.png"], 2,
         "cannot write 'out.png': unsupported extension '.png' (use one of .npz)"),
-    "--save into a missing folder": (["--save", "nowhere/x.npz"], 2,
+    "--save into a missing folder": (["--save", "nowhere/x.npz"], 1,
         "cannot write 'nowhere/x.npz': folder 'nowhere' does not exist"),
 }  # fmt: skip
 

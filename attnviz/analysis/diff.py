@@ -15,7 +15,7 @@ def difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.shape[-1] != b.shape[-1] or a.shape[-2] != b.shape[-2]:
         raise UsageError(
             f"cannot compare attention over {a.shape[-1]} tokens with attention over "
-            f"{b.shape[-1]} tokens: use --merge-words, or the same text on both sides"
+            f"{b.shape[-1]} tokens: both sides need the same tokens"
         )
     if a.shape != b.shape:
         raise UsageError(

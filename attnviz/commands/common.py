@@ -148,7 +148,12 @@ class Common:
         """Data goes to stdout; NO_COLOR and a non-terminal stdout are respected by rich."""
         from rich.console import Console
 
-        return Console(no_color=True if self.no_color else None, highlight=False, emoji=False, markup=False)
+        class Stdout(Console):
+            def on_broken_pipe(self) -> None:
+                """rich would exit 1; a reader that stopped reading is the CLI's exit 0."""
+                raise BrokenPipeError
+
+        return Stdout(no_color=True if self.no_color else None, highlight=False, emoji=False, markup=False)
 
 
 def _held(spec: Any, held: tuple[int, ...], what: str) -> list[int] | None:

@@ -284,6 +284,9 @@ def compare(
     from attnviz.models.value_norm import NOTE
 
     notes = [NOTE] if sources[0].measure == "value-norm" else []  # the measure, named in the legend
+    if diff:  # which side is which: the title reads "first − second"
+        first, second = panels[0].title.split(" − ", 1)
+        notes.append(f"+ where {first} is higher, − where {second} is")
     common.console().print(
         terminal.Comparison(panels, cmap=cmap, diverging=diff, values=values, offset=offset, notes=notes)
     )

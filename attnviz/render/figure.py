@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,9 +90,11 @@ def save_figure(fig: Figure, path: Path, dpi: int) -> None:
 
 @contextlib.contextmanager
 def quiet_glyphs() -> Iterator[None]:
-    """Silence matplotlib's per-character warning for tokens its font cannot draw."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from (current )?font")
+    """Labels drawn with fonts that cover their scripts; matplotlib's warning per missing
+    character becomes one line per script no installed font draws (see render/fonts.py)."""
+    from attnviz.render.fonts import label_fonts
+
+    with label_fonts():
         yield
 
 
@@ -113,7 +114,10 @@ def text_width_pt(labels: Sequence[str], fontsize: float) -> float:
         return 0.0
     from matplotlib.font_manager import FontProperties, findfont, get_font
 
-    font = get_font(findfont(FontProperties(size=fontsize)))
+    from attnviz.render.fonts import families
+
+    # the same fallback list the labels are drawn with: CJK and Arabic have their own widths
+    font = get_font([findfont(FontProperties(family=name, size=fontsize)) for name in families()])
     font.set_size(fontsize, 72)  # at 72 dpi a pixel is a point
     # Measuring costs ~0.1 ms a label; the widest is almost always among the longest.
     widest = 0.0
