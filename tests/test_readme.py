@@ -61,13 +61,16 @@ def test_the_readme_shows_every_command() -> None:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory, tiny_gpt2: Path) -> Path:
-    """A fresh folder holding what the README's commands name: the samples, ./my-bert, ./my-gpt2."""
-    from conftest import save_tiny_bert
+    """A fresh folder holding what the README's commands name: the samples, ./my-bert, ./my-gpt2,
+    ./my-t5 and ./my-marian (six layers each way, as the README's --layer 5 asks)."""
+    from conftest import save_tiny_bert, save_tiny_seq2seq
 
     here = tmp_path_factory.mktemp("readme")
     shutil.copytree(ROOT / "sample_texts", here / "sample_texts")
     save_tiny_bert(here / "my-bert")
     shutil.copytree(tiny_gpt2, here / "my-gpt2")
+    save_tiny_seq2seq(here / "my-t5", "t5")
+    save_tiny_seq2seq(here / "my-marian", "marian", encoder_layers=6, decoder_layers=6)
     return here
 
 
