@@ -282,7 +282,7 @@
     const rowH = n > 200 ? 16 : 20;
     const measure = el("canvas").getContext("2d");
     measure.font = "13px system-ui, sans-serif";
-    const widest = (labels) => Math.min(240, Math.max(40, ...labels.map((t) => measure.measureText(t).width)) + 12);
+    const widest = (labels) => Math.min(240, Math.max(64, ...labels.map((t) => measure.measureText(t).width)) + 12);
     const leftW = widest(qseq.labels);
     const rightW = widest(kseq.labels);
     const gap = Math.max(180, Math.min(360, (root.clientWidth || 900) - leftW - rightW - 40));
