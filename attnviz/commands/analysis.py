@@ -19,11 +19,13 @@ from attnviz.commands.corpus import BatchOpt, CorpusOpt, PairsOpt, WorkersOpt
 from attnviz.commands.view import (
     CmapOpt,
     DpiOpt,
+    GammaOpt,
     JsonOpt,
     MeasureOpt,
     OutputOpt,
     TextArg,
     check_image,
+    gamma_cmap,
     with_measure,
 )
 from attnviz.errors import UsageError
@@ -79,6 +81,7 @@ def find(
     workers: WorkersOpt = None,
     batch: BatchOpt = 32,
     measure: MeasureOpt = None,
+    gamma: GammaOpt = 1.0,
     *,
     common: Common,
 ) -> None:
@@ -87,7 +90,7 @@ def find(
     from attnviz.analysis.tokens import find_token, mark_generated
 
     common = with_measure(common, measure)
-
+    cmap = gamma_cmap(cmap, gamma)
     if corpus is not None or pairs is not None or workers is not None:
         from attnviz.commands.corpus import find_command
 
