@@ -315,6 +315,10 @@ def explain(
         str | None, typer.Option("--query", "-q", help="The token to follow (default: the first word).")
     ] = None,
     json_out: JsonOpt = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Draw the steps as matrices side by side: .png, .svg, .pdf.")
+    ] = None,
+    dpi: DpiOpt = 150,
     *,
     common: Common,
 ) -> None:
@@ -323,6 +327,7 @@ def explain(
     from attnviz.analysis.tokens import find_token
     from attnviz.models.run import RandomOptions, record_layer
 
+    check_image(output, None, dpi)
     source = read_text(text, common.file)
     random = RandomOptions(common.random_layers, common.random_heads, common.random_dim, common.seed)
     generate = common.generation()
@@ -348,6 +353,13 @@ def explain(
     if json_out:
         print_json(result.to_dict())
         return
+    if output is not None:
+        from attnviz.render.explain_image import render_steps
+
+        render_steps(result, output, dpi=dpi)
+        info(f"wrote {output}")
+        return
     from attnviz.render.reports import explain_report
 
-    common.console().print(explain_report(result))
+    console = common.console()
+    console.print(explain_report(result, width=console.width))
