@@ -101,6 +101,8 @@ def test_gamma_bends_the_colours_not_the_numbers() -> None:
     diverging = colormaps.lookup(colormaps.with_gamma_name("RdBu_r", 0.5, diverging=True))
     assert diverging.rgb(0.5) == colormaps.lookup("RdBu_r").rgb(0.5)  # the centre stays the centre
     assert diverging.rgb(0.5 + 0.25 / 2) == colormaps.lookup("RdBu_r").rgb(0.5 + 0.5 / 2)
+    # the table the HTML page reads holds the bent colours too
+    np.testing.assert_array_equal(bent.lut[128], plain.rgb((128.5 / 256) ** 0.5))
     # monochrome shades follow the same power: 0.1 is the lightest shade linearly, darker at γ = 0.5
     assert Painter(plain, mono=True).shade(0.1, 1) == " "
     assert Painter(bent, mono=True).shade(0.1, 1) == "░"
@@ -127,3 +129,10 @@ def test_gamma_image_uses_the_power_scale(tmp_path: Path) -> None:
     plain = resolve_cmap("viridis")
     np.testing.assert_allclose(bent(0.25), plain(0.5), atol=1 / 255)
     np.testing.assert_allclose(bent(1.0), plain(1.0))
+
+
+def test_the_html_page_gets_the_bent_colours(tmp_path: Path) -> None:
+    page = tmp_path / "p.html"
+    ok(run(["show", SEED, "-l", "5", "-H", "11", "--gamma", "0.5", "-o", str(page)]))
+    assert colormaps.lookup("viridis^0.5").lut.tobytes().hex() in page.read_text()
+    assert colormaps.lookup("viridis").lut.tobytes().hex() not in page.read_text()

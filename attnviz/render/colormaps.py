@@ -104,13 +104,15 @@ class Colormap:
         positions = np.linspace(0.0, 1.0, len(self.stops))
         grid = np.linspace(0.0, 1.0, 256)
         channels = [np.interp(grid, positions, self.stops[:, c]) for c in range(3)]
-        self.lut = np.rint(np.stack(channels, axis=-1)).astype(np.uint8)  # (256, 3)
+        self._lut = np.rint(np.stack(channels, axis=-1)).astype(np.uint8)  # (256, 3), linear
+        # what readers of the table (the HTML page) draw: the colours as shown, power scale included
+        self.lut = self._lut if gamma == 1.0 else self((np.arange(256) + 0.5) / 256)
 
     def __call__(self, t: np.ndarray | float) -> np.ndarray:
         """RGB (..., 3) uint8 for values `t` in [0, 1] (clipped)."""
         t = bend(np.nan_to_num(np.asarray(t, dtype=np.float64)), self.gamma, self.diverging)
         index = np.clip(np.floor(t * 256), 0, 255).astype(np.intp)  # matplotlib's rule
-        return self.lut[index]
+        return self._lut[index]
 
     def rgb(self, t: float) -> tuple[int, int, int]:
         """One colour as an (r, g, b) tuple."""
