@@ -495,7 +495,7 @@ def test_explain_text_walks_through_the_formula(seed: Attention) -> None:
     out = ok(run(["explain", SEED, "--layer", "5", "--head", "11", "--query", "it"]))
     flat = " ".join(out.split())
     assert widest(out) <= 80
-    for step in ("1. queries, keys and values", "2. scores = q[it] · k[j] for every key j",
+    for step in ("1. queries, keys and values", "2. scores = Q·Kᵀ: every query against every key (12 × 12)",
                  "3. scale by √d_k = √32 = 5.657", "4. softmax → attention weights",
                  "5. weighted sum of values → this head's output"):  # fmt: skip
         assert step in flat, step

@@ -34,6 +34,14 @@ class Explanation:
     softcap: float = 0.0  # Gemma 2: scaled scores -> tanh(s/cap)·cap before the mask; 0: none
     capped: np.ndarray | None = None  # (tokens,): the soft-capped scores, when softcap
     window: int = 0  # a sliding window: the query sees only its last `window` keys; 0: none
+    score_matrix: np.ndarray | None = None  # (tokens, tokens): Q·Kᵀ of this head, every query
+    pattern: np.ndarray | None = None  # (tokens, tokens): the model's own weights of this head
+    worked: int = 0  # the key whose dot product with the query is written out term by term
+
+    @property
+    def terms(self) -> np.ndarray:
+        """(d_k,): q[query]_i · k[worked]_i, whose sum is scores[worked]."""
+        return self.q[self.query].astype(np.float64) * self.k[self.worked].astype(np.float64)
 
     @property
     def d_k(self) -> int:
@@ -68,6 +76,9 @@ class Explanation:
             "softcap": self.softcap or None,
             "capped": None if self.capped is None else self.capped.tolist(),
             "window": self.window or None,
+            "score_matrix": None if self.score_matrix is None else self.score_matrix.tolist(),
+            "worked_key": self.worked,
+            "terms": self.terms.tolist(),
         }
 
 
@@ -100,10 +111,12 @@ def explain(
     masked = final if mask is None else np.where(mask, final, -np.inf)
     e = np.exp(masked - masked.max())
     weights = e / e.sum()
+    pattern = record["pattern"][head] if "pattern" in record else None
     return Explanation(
         model=model, tokens=tokens, layer=layer, head=head, n_heads=n_heads,
         d_model=record["x"].shape[1], query=query, causal=causal,
         q=q, k=k, v=v, scores=scores, scaled=scaled, mask=mask, weights=weights,
         output=weights @ v.astype(np.float64), merged_shape=tuple(record["merged"].shape),
         softcap=cap, capped=capped, window=window,
+        score_matrix=q.astype(np.float64) @ k.astype(np.float64).T, pattern=pattern, worked=int(np.argmax(weights)),
     )  # fmt: skip

@@ -19,11 +19,13 @@ from attnviz.commands.corpus import BatchOpt, CorpusOpt, PairsOpt, WorkersOpt
 from attnviz.commands.view import (
     CmapOpt,
     DpiOpt,
+    GammaOpt,
     JsonOpt,
     MeasureOpt,
     OutputOpt,
     TextArg,
     check_image,
+    gamma_cmap,
     with_measure,
 )
 from attnviz.errors import UsageError
@@ -79,6 +81,7 @@ def find(
     workers: WorkersOpt = None,
     batch: BatchOpt = 32,
     measure: MeasureOpt = None,
+    gamma: GammaOpt = 1.0,
     *,
     common: Common,
 ) -> None:
@@ -87,7 +90,7 @@ def find(
     from attnviz.analysis.tokens import find_token, mark_generated
 
     common = with_measure(common, measure)
-
+    cmap = gamma_cmap(cmap, gamma)
     if corpus is not None or pairs is not None or workers is not None:
         from attnviz.commands.corpus import find_command
 
@@ -312,6 +315,10 @@ def explain(
         str | None, typer.Option("--query", "-q", help="The token to follow (default: the first word).")
     ] = None,
     json_out: JsonOpt = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Draw the steps as matrices side by side: .png, .svg, .pdf.")
+    ] = None,
+    dpi: DpiOpt = 150,
     *,
     common: Common,
 ) -> None:
@@ -320,6 +327,7 @@ def explain(
     from attnviz.analysis.tokens import find_token
     from attnviz.models.run import RandomOptions, record_layer
 
+    check_image(output, None, dpi)
     source = read_text(text, common.file)
     random = RandomOptions(common.random_layers, common.random_heads, common.random_dim, common.seed)
     generate = common.generation()
@@ -345,6 +353,13 @@ def explain(
     if json_out:
         print_json(result.to_dict())
         return
+    if output is not None:
+        from attnviz.render.explain_image import render_steps
+
+        render_steps(result, output, dpi=dpi)
+        info(f"wrote {output}")
+        return
     from attnviz.render.reports import explain_report
 
-    common.console().print(explain_report(result))
+    console = common.console()
+    console.print(explain_report(result, width=console.width))

@@ -35,6 +35,23 @@ CmapOpt = Annotated[
 DpiOpt = Annotated[int, typer.Option("--dpi", help="Image resolution.", rich_help_panel=OUTPUT_PANEL)]
 ValuesOpt = Annotated[bool, typer.Option("--values", help="Print the weights in the cells where they fit.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
+GammaOpt = Annotated[
+    float,
+    typer.Option("--gamma", help="Colours on a power scale: 1 is linear, below 1 brightens small values "
+                 "(long texts).", rich_help_panel=OUTPUT_PANEL),
+]  # fmt: skip
+
+
+def gamma_cmap(cmap: str | None, gamma: float, diverging: bool = False) -> str | None:
+    """--cmap with --gamma folded in (checked); None stays None when the scale is linear."""
+    from attnviz.render import colormaps
+
+    if colormaps.check_gamma(gamma) == 1.0:
+        return cmap
+    default = colormaps.DIVERGING_DEFAULT if diverging else colormaps.DEFAULT
+    return colormaps.with_gamma_name(cmap or default, gamma, diverging)
+
+
 MeasureOpt = Annotated[
     str | None,
     typer.Option("--measure", help="weights, or value-norm: ‖α·f(x)‖, how much each key adds to the output "
@@ -77,6 +94,10 @@ def show(
     ] = None,
     json_out: JsonOpt = False,
     measure: MeasureOpt = None,
+    gamma: GammaOpt = 1.0,
+    style: Annotated[
+        str, typer.Option("--style", help="--query as ranked bars, or as the text coloured by its weights.")
+    ] = "bars",
     *,
     common: Common,
 ) -> None:
@@ -90,6 +111,11 @@ def show(
     from attnviz.render import terminal
 
     common = with_measure(common, measure)
+    cmap = gamma_cmap(cmap, gamma)
+    if style not in ("bars", "text"):
+        raise UsageError(f"invalid --style '{style}'", hint="use bars or text")
+    if style == "text" and query is None:
+        raise UsageError("--style text colours the text by one token's weights: give --query WORD")
     if scale not in (None, "head", "global"):
         raise UsageError(f"invalid --scale '{scale}'", hint="use head or global")
     check_image(output, cmap, dpi, page=True)
@@ -139,7 +165,11 @@ def show(
         overview = picked is None and layer is None and head is None
         if attn.stack and not overview:  # the overview's own title names its stack
             console.print(Text(stack_title(attn), style="bold"))
-        if picked is not None:
+        if picked is not None and style == "text":
+            from attnviz.render.query_text import QueryText
+
+            console.print(QueryText(attn, picked[i], cmap=cmap))
+        elif picked is not None:
             console.print(terminal.QueryBars(attn, picked[i], cmap=cmap, offset=attn.positions))
         elif len(attn.layers) == 1 and len(attn.heads) == 1:
             console.print(
@@ -224,6 +254,7 @@ def compare(
     output: OutputOpt = None,
     dpi: DpiOpt = 150,
     measure: MeasureOpt = None,
+    gamma: GammaOpt = 1.0,
     *,
     common: Common,
 ) -> None:
@@ -233,6 +264,7 @@ def compare(
     from attnviz.render import terminal
 
     common = with_measure(common, measure)
+    cmap = gamma_cmap(cmap, gamma, diverging=diff)
     if not heads:
         raise UsageError("compare needs --heads", hint="e.g. --heads 5.11,0.3")
     pairs = parse_head_pairs(heads)

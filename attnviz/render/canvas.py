@@ -15,7 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from attnviz.render.colormaps import Colormap
+from attnviz.render.colormaps import Colormap, bend, gamma_text
 from attnviz.render.labels import fit, format_value, safe_label
 from attnviz.render.mosaic import value_range
 
@@ -135,6 +135,7 @@ class Painter:
         """Monochrome cell: a shade for the level; a diverging one leads with its sign."""
         if math.isnan(t):
             return "·".center(width)
+        t = float(bend(np.float64(t), self.cmap.gamma, self.cmap.diverging))  # --gamma, as the colours
         if not self.diverging:
             return SHADES[min(4, int(t * 5))] * width
         level = min(4, int(abs(2 * t - 1) * 5))
@@ -255,6 +256,8 @@ def legend(
     else:
         short = label.split(":")[0] + ":" + label.split(":")[1] if label.count(":") > 1 else label
         texts.append(one_line((label, short), width, "dim"))
+    if painter.cmap.gamma != 1.0:
+        lines = [*lines, gamma_text(painter.cmap.gamma)]
     texts += [one_line(line, width, "dim") for line in lines]
     return texts + note_lines(notes, width)
 

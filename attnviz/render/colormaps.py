@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -95,19 +96,23 @@ _TABLE: dict[str, str] = {
 class Colormap:
     """Maps values in [0, 1] to 8-bit RGB by linear interpolation between stops."""
 
-    def __init__(self, name: str, stops: np.ndarray) -> None:
+    def __init__(self, name: str, stops: np.ndarray, gamma: float = 1.0, diverging: bool = False) -> None:
         self.name = name
+        self.gamma = gamma  # colours follow t ** gamma: below 1, small values brighten (--gamma)
+        self.diverging = diverging  # a gamma bends both halves away from the centre alike
         self.stops = np.asarray(stops, dtype=np.float64)  # (n, 3), 0-255
         positions = np.linspace(0.0, 1.0, len(self.stops))
         grid = np.linspace(0.0, 1.0, 256)
         channels = [np.interp(grid, positions, self.stops[:, c]) for c in range(3)]
-        self.lut = np.rint(np.stack(channels, axis=-1)).astype(np.uint8)  # (256, 3)
+        self._lut = np.rint(np.stack(channels, axis=-1)).astype(np.uint8)  # (256, 3), linear
+        # what readers of the table (the HTML page) draw: the colours as shown, power scale included
+        self.lut = self._lut if gamma == 1.0 else self((np.arange(256) + 0.5) / 256)
 
     def __call__(self, t: np.ndarray | float) -> np.ndarray:
         """RGB (..., 3) uint8 for values `t` in [0, 1] (clipped)."""
-        t = np.nan_to_num(np.asarray(t, dtype=np.float64))
+        t = bend(np.nan_to_num(np.asarray(t, dtype=np.float64)), self.gamma, self.diverging)
         index = np.clip(np.floor(t * 256), 0, 255).astype(np.intp)  # matplotlib's rule
-        return self.lut[index]
+        return self._lut[index]
 
     def rgb(self, t: float) -> tuple[int, int, int]:
         """One colour as an (r, g, b) tuple."""
@@ -117,7 +122,33 @@ class Colormap:
     def reversed(self) -> Colormap:
         """The same colours in the opposite direction (matplotlib's `_r`)."""
         name = self.name[:-2] if self.name.endswith("_r") else self.name + "_r"
-        return Colormap(name, self.stops[::-1])
+        return Colormap(name, self.stops[::-1], self.gamma, self.diverging)
+
+    def with_gamma(self, gamma: float, diverging: bool = False) -> Colormap:
+        """The same colours on a power scale (see `bend`)."""
+        return Colormap(self.name, self.stops, gamma, diverging)
+
+
+def bend(t: np.ndarray, gamma: float, diverging: bool = False) -> np.ndarray:
+    """`t` in [0, 1] on a power scale: t ** gamma; diverging, |2t − 1| ** gamma about the centre."""
+    if gamma == 1.0:
+        return t
+    t = np.clip(t, 0.0, 1.0)
+    if not diverging:
+        return t**gamma
+    return 0.5 + np.sign(t - 0.5) * np.abs(2 * t - 1) ** gamma / 2
+
+
+def check_gamma(gamma: float) -> float:
+    """--gamma: a positive, finite power."""
+    if not (math.isfinite(gamma) and gamma > 0):
+        raise UsageError(f"invalid --gamma {gamma:g}: it must be a positive number (1 = linear, 0.5 brightens)")
+    return float(gamma)
+
+
+def gamma_text(gamma: float) -> str:
+    """How a legend states the power scale."""
+    return f"colour ∝ value^{gamma:g} (--gamma)"
 
 
 def names() -> list[str]:
@@ -127,7 +158,12 @@ def names() -> list[str]:
 
 @lru_cache(maxsize=32)
 def lookup(name: str) -> Colormap:
-    """The colormap called `name`: built in, reversed built in, or from matplotlib."""
+    """The colormap called `name`: built in, reversed built in, or from matplotlib; `NAME^G`
+    puts it on a power scale of G (what --gamma G asks for, see `with_gamma_name`)."""
+    if "^" in name:
+        base, _, power = name.rpartition("^")
+        gamma, diverging = _power(power)
+        return lookup(base).with_gamma(gamma, diverging)
     if name in _TABLE:
         return Colormap(name, _parse(_TABLE[name]))
     flipped = name[:-2] if name.endswith("_r") else name + "_r"
@@ -160,3 +196,27 @@ def _from_matplotlib(name: str) -> Colormap | None:
         return None
     rgba = source((np.arange(256) + 0.5) / 256)  # (256, 4): one sample per LUT bin
     return Colormap(name, np.rint(rgba[:, :3] * 255))
+
+
+def with_gamma_name(name: str, gamma: float, diverging: bool = False) -> str:
+    """`name` that `lookup` reads as the colormap on a power scale of `gamma` (unchanged for 1)."""
+    if gamma == 1.0:
+        return name
+    return f"{name}^{'d' if diverging else ''}{gamma!r}"
+
+
+def _power(text: str) -> tuple[float, bool]:
+    diverging = text.startswith("d")
+    try:
+        return check_gamma(float(text.removeprefix("d"))), diverging
+    except ValueError:
+        raise UsageError(f"invalid colormap power '{safe_label(text)}'") from None
+
+
+def split_gamma(name: str) -> tuple[str, float, bool]:
+    """(base name, gamma, diverging) of a name `with_gamma_name` made."""
+    if "^" not in name:
+        return name, 1.0, False
+    base, _, power = name.rpartition("^")
+    gamma, diverging = _power(power)
+    return base, gamma, diverging

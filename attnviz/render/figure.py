@@ -55,7 +55,14 @@ def resolve_cmap(name: str | None, *, diverging: bool = False) -> Colormap:
     colormaps.lookup(name)
     import matplotlib
 
-    return matplotlib.colormaps[name].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
+    base, gamma, bent = colormaps.split_gamma(name)
+    colormap = matplotlib.colormaps[base]
+    if gamma != 1.0:  # --gamma: the colours resampled on a power scale; the colour bar's ticks stay linear
+        from matplotlib.colors import ListedColormap
+
+        grid = np.linspace(0.0, 1.0, 256)
+        colormap = ListedColormap(colormap(colormaps.bend(grid, gamma, bent)), name=name)
+    return colormap.with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
 
 
 def new_figure(width_in: float, height_in: float, dpi: int) -> Figure:

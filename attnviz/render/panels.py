@@ -11,6 +11,7 @@ import numpy as np
 
 from attnviz.analysis.compare import Panel
 from attnviz.errors import UsageError
+from attnviz.render import colormaps
 from attnviz.render.figure import (
     NOTE_COLOR,
     TEXT_COLOR,
@@ -125,6 +126,9 @@ def add_colorbar(fig: Figure, image: Any, left_in: float, top_in: float, body_h_
     bar = fig.colorbar(image, cax=cax)
     bar.outline.set_linewidth(0.5)
     cax.tick_params(labelsize=7, length=2, width=0.5)
+    _, gamma, _ = colormaps.split_gamma(getattr(image.cmap, "name", ""))
+    if gamma != 1.0:
+        label = f"{label}, {colormaps.gamma_text(gamma)}"
     bar.set_label(label, fontsize=8, color=TEXT_COLOR)
 
 

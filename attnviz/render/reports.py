@@ -103,11 +103,20 @@ def _vector(v: np.ndarray, keep: int = 6) -> str:
     return "[" + " ".join(f"{x:+.2f}" for x in v) + "]"
 
 
-def explain_report(e: Explanation) -> RenderableType:
-    """The computation of one head for one query token, as numbered steps."""
+def explain_report(e: Explanation, width: int = 100) -> RenderableType:
+    """The computation of one head for one query token, as numbered steps (`width`: the score
+    matrix shows a window of keys around the query when it is wider)."""
     tok = [fit(safe_label(t), 14) for t in e.tokens]
     me = tok[e.query]
-    steps: list[RenderableType] = []
+    n_tok = len(e.tokens)
+    steps: list[RenderableType] = [
+        Text("Attention(Q, K, V) = softmax(Q·Kᵀ / √d_k) · V", style="bold"),
+        Text(
+            f"Here: the text's {n_tok} tokens × {e.d_model} (d_model) are projected and split into "
+            f"{e.n_heads} heads × {n_tok} tokens × {e.d_k} (d_k); this is head {e.head} of layer {e.layer}, "
+            f"followed for the token {me!r} (position {e.query})."
+        ),
+    ]
 
     def step(n: int, title: str, body: str | None = None) -> None:
         steps.append(Text(f"\n{n}. {title}", style="bold"))
@@ -124,7 +133,21 @@ def explain_report(e: Explanation) -> RenderableType:
         f"k[{me}] = {_vector(e.k[e.query])}\n"
         f"v[{me}] = {_vector(e.v[e.query])}",
     )
-    step(2, f"scores = q[{me}] · k[j] for every key j", None)
+    if e.score_matrix is not None:
+        step(2, f"scores = Q·Kᵀ: every query against every key ({n_tok} × {n_tok}); the {me} row is followed")
+        steps.append(_score_matrix(e, tok, width))
+    j = e.worked
+    terms = e.terms
+    shown = " + ".join(f"({e.q[e.query][i]:+.2f})({e.k[j][i]:+.2f})" for i in range(min(3, len(terms))))
+    more = f" + … ({len(terms) - 3} more terms)" if len(terms) > 3 else ""
+    steps.append(
+        Text(
+            f"\nOne of them term by term, q[{me}] · k[{tok[j]}] (the key it weighs most):\n"
+            f"  = {shown}{more}\n"
+            f"  = {_sum(terms[:3])}{' + …' if more else ''} = {e.scores[j]:.3f}"
+        )
+    )
+    steps.append(Text(f"\nThe {me} row, key by key:"))
     steps.append(_row_table(tok, [("score", e.scores)]))
     step(
         3,
@@ -154,6 +177,13 @@ def explain_report(e: Explanation) -> RenderableType:
                 f"This layer's token sees only itself and the {e.window - 1} tokens before it: the {hidden} other "
                 "key(s) get −∞, so softmax gives them exactly 0.",
             )
+        elif hidden == 0:
+            step(
+                n,
+                "causal mask",
+                f"A decoder's token sees only itself and earlier tokens; {me} is the last token, so there are no "
+                "later keys to hide: nothing gets −∞ here.",
+            )
         else:
             step(
                 n,
@@ -179,6 +209,43 @@ def explain_report(e: Explanation) -> RenderableType:
         f"({e.merged_shape[0]} × {e.merged_shape[1]}), then projected by W_O back into the model's stream.",
     )
     return Group(*steps)
+
+
+def _sum(values: np.ndarray) -> str:
+    """0.145 + 0.041 − 0.123: a sum written with its signs."""
+    text = f"{values[0]:.3f}"
+    for v in values[1:]:
+        text += f" {'−' if v < 0 else '+'} {abs(v):.3f}"
+    return text
+
+
+def _score_matrix(e: Explanation, tok: Sequence[str], width: int) -> Table:
+    """Q·Kᵀ as numbers: every query row (a window of rows and of key columns around the
+    followed query when the matrix does not fit); the followed row is marked and bold."""
+    assert e.score_matrix is not None
+    n = len(tok)
+    label = min(14, max(len(t) for t in tok)) + 2
+    cols = max(1, min(n, (width - label) // 7))
+    rows = min(n, 24)
+    lo, hi = min(e.query, e.worked), max(e.query, e.worked)  # the query's own column and its top key, if both fit
+    centre = (lo + hi) // 2 if hi - lo < cols else e.query
+    c0 = 0 if cols == n else min(max(0, centre - cols // 2), n - cols)
+    r0 = 0 if rows == n else min(max(0, e.query - rows // 2), n - rows)
+    table = Table(box=None, padding=(0, 0, 0, 1), show_edge=False)
+    table.add_column("", no_wrap=True)
+    for j in range(c0, c0 + cols):
+        table.add_column(Text(fit(tok[j], 6)), justify="right", no_wrap=True, width=6)
+    for i in range(r0, r0 + rows):
+        mark = "▶" if i == e.query else " "
+        cells = [f"{e.score_matrix[i, j]:.1f}" for j in range(c0, c0 + cols)]
+        table.add_row(Text(f"{tok[i]} {mark}"), *cells, style="bold" if i == e.query else None)
+    if cols < n or rows < n:
+        table.caption = Text(
+            f"keys {c0}-{c0 + cols - 1} and queries {r0}-{r0 + rows - 1} of {n}, around the followed query",
+            style="dim",
+        )
+        table.caption_justify = "left"
+    return table
 
 
 def _row_table(tokens: Sequence[str], columns: list[tuple[str, np.ndarray]], bars: np.ndarray | None = None) -> Table:
