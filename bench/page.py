@@ -1,6 +1,6 @@
 """The interactive HTML page (`-o FILE.html`): its size, its precision, and how fast it draws.
 
-    python bench/html.py [--runs N]
+    python bench/page.py [--runs N]
 
 1. Seed sentence, all 72 MiniLM heads: the page's size (target ≤ 300 kB) against the .npz
    of the same extraction, and every weight the page decodes in Chromium
@@ -17,25 +17,17 @@ Needs Debian's Chromium (/usr/bin/chromium) and the test extra's playwright.
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import sys
+from pathlib import Path
 
-# This file is bench/html.py, and bench/ comes first on sys.path: load the standard library's
-# html before that folder can shadow it for everything imported below.
-_BENCH = sys.path.pop(0)
-import html  # noqa: E402, F401
-
-sys.path.insert(0, _BENCH)
-
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import models  # noqa: E402
-import numpy as np  # noqa: E402
-from measure import ATTNVIZ, OUT, SEED, log, run_once  # noqa: E402
+import models
+import numpy as np
+from measure import ATTNVIZ, OUT, SEED, log, run_once
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from pagecheck import ARGS, chromium_path  # noqa: E402  (the tests' way to drive the page)
+from pagecheck import ARGS, chromium_path
 
 HEAD_JS = """([layer, head]) => {
   const a = window.attnviz, out = new Array(a.tokens.length * a.keyTokens.length);
