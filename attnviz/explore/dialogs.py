@@ -26,7 +26,7 @@ KEYS = (
     ("s", "overview: colour and sort by a statistic (entropy, max_weight, …; again for the next)"),
     ("e", "explain the selected head and query step by step (scratch-engine models)"),
     ("o", "write the current view to a PNG in the current folder"),
-    ("click a token", "a head: make it the query (heatmap row, bar or sentence word)"),
+    ("click a token", "a head: make it the query (a heatmap row or a word of the sentence)"),
     ("?", "this list"),
     ("q", "quit"),
 )
