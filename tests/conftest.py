@@ -4,7 +4,9 @@ through the real code. Nothing here reaches a model hub."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,3 +183,17 @@ def save_tiny_seq2seq(folder: Path, model_type: str = "t5", **config: object) ->
 def sample_texts() -> dict[str, str]:
     folder = Path(__file__).resolve().parent.parent / "sample_texts"
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt"))}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, for the HTML page's tests (skips, or fails under CI, without it)."""
+    from pagecheck import ARGS, require_browser
+
+    path = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=ARGS)
+        yield chromium
+        chromium.close()

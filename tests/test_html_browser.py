@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,30 +9,17 @@ import numpy as np
 import pytest
 from clicheck import invoke, ok
 from pagecheck import (
-    ARGS,
     SEED,
     XSS,
     check_seed_page,
     distinct_colours,
     open_page,
     page_weights,
-    require_browser,
     toy,
     wait_ready,
 )
 
 from attnviz.attention import Attention
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

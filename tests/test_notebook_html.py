@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from pagecheck import ARGS, SEED, check_seed_page, distinct_colours, open_page, require_browser
+from pagecheck import SEED, check_seed_page, distinct_colours, open_page
 
 from attnviz.attention import Attention
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_notebook_displays_the_page(browser: Any, tmp_path: Path) -> None:
