@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from measure import ATTNVIZ, GB, OUT, SEED, Samples, log, run_once, shown  # bench/measure.py, beside this file
-from models import MARKER, SAMPLES, _key, exact_text  # bench/models.py
+from models import SAMPLES, _build, _key, exact_text  # bench/models.py
 
 MINI = {  # all-MiniLM-L6-v2's size as a Llama with grouped key/value heads
     "model_type": "llama", "vocab_size": 8000, "hidden_size": 384, "intermediate_size": 1536,
@@ -68,22 +66,8 @@ def tokenizer_into(folder: Path, vocab: int = 8000) -> None:
 
 
 def cached(name: str, params: dict, write) -> Path:
-    """Build once into a temporary sibling, then rename (an interrupted build leaves nothing)."""
-    folder = OUT / "models" / f"{name}-{_key(params)}"
-    if (folder / MARKER).is_file():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        write(tmp, params)
-        (tmp / MARKER).write_text(json.dumps(params, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return folder
+    """Built once under bench/out/models by bench/models.py's atomic builder."""
+    return _build(OUT / "models" / f"{name}-{_key(params)}", params, write)
 
 
 def _write_mini(folder: Path, params: dict) -> None:
