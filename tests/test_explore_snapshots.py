@@ -21,6 +21,14 @@ SEED = "The cat sat on the mat because it was comfortable"
 SIZES = [(80, 24), (200, 60)]
 
 
+@pytest.fixture(autouse=True)
+def truecolor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots of the truecolor look whatever terminal runs the tests: under
+    TERM=xterm-256color the app would draw the 256-colour palette (ansi256.py)."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
 @pytest.fixture(scope="module")
 def seed() -> Attention:
     return attnviz.extract(SEED)

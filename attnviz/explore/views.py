@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from rich.cells import cell_len
+from rich.color import Color
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
 from attnviz.render import colormaps
-from attnviz.render.canvas import Drawing, one_line
+from attnviz.render.canvas import Drawing, ink, is_eight_bit, one_line
 from attnviz.render.overview import Overview
 from attnviz.render.terminal import Heatmap
 
@@ -177,8 +178,10 @@ class Sentence(Drawing):
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
         top = float(self.weights.max()) if self.weights.size else 0.0
         share = self.weights / top if top > 0 else np.zeros_like(self.weights)
-        colours = self.cmap(share).tolist()  # (tokens, 3), one lookup for the whole row
-        styles: dict[tuple[int, ...], Style] = {}
+        eight_bit = is_eight_bit(console)
+        # one lookup for the whole row: palette numbers (256 colours) or (tokens, 3) RGB
+        colours = (self.cmap.ansi256(share) if eight_bit else self.cmap(share)).tolist()
+        styles: dict[tuple[object, ...], Style] = {}
         lines = [one_line(("the query's weights over the sentence:", "the query's weights:"), width, "dim")]
         line, used = Text(), 0
         self.spans = []
@@ -192,14 +195,13 @@ class Sentence(Drawing):
             if used:
                 line.append(" ")
                 used += 1
-            key = (int(strong), int(j == self.query), *(() if mono else colours[j]))
+            key = (strong, j == self.query, None if mono else str(colours[j]))
             style = styles.get(key)
             if style is None:
                 style = Style(bold=strong, underline=j == self.query)
                 if not mono:
-                    r, g, b = colours[j]
-                    ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
-                    style += Style(color=ink, bgcolor=f"rgb({r},{g},{b})")
+                    shade = Color.from_ansi(colours[j]) if eight_bit else Color.from_rgb(*colours[j])
+                    style += Style(color=ink(shade), bgcolor=shade)
                 styles[key] = style
             self.spans.append((len(lines), used, used + size))
             line.append(shown[: max(1, width)], style)

@@ -32,6 +32,25 @@ def is_mono(console: Console) -> bool:
     return console.no_color or console.color_system is None
 
 
+def is_eight_bit(console: Console) -> bool:
+    """Whether `console` shows the 256-colour palette, where colormaps take their own
+    quantisation (ansi256.py) rather than rich's colour-by-colour downgrade."""
+    return console.color_system == "256"
+
+
+def colour(cmap: Colormap, t: float, eight_bit: bool) -> Color:
+    """The colour `cmap` gives `t`: truecolor, or its palette number on a 256-colour console."""
+    if eight_bit:
+        return Color.from_ansi(int(cmap.ansi256(t)))
+    return Color.from_rgb(*cmap.rgb(t))
+
+
+def ink(background: Color) -> str:
+    """Text colour that reads on `background`: black on light colours, white on dark."""
+    r, g, b = background.get_truecolor()
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+
+
 class Drawing:
     """Base of the renderers: `_lines` lays out one Text per line for a width, rich prints."""
 
@@ -103,30 +122,29 @@ def scale_text(value: float) -> str:
 class Painter:
     """Turns normalised values into cell text and styles for one colormap and console."""
 
-    def __init__(self, cmap: Colormap, mono: bool, diverging: bool = False) -> None:
+    def __init__(self, cmap: Colormap, mono: bool, diverging: bool = False, eight_bit: bool = False) -> None:
         self.cmap = cmap
         self.mono = mono
         self.diverging = diverging
+        self.eight_bit = eight_bit  # a 256-colour console: the map's own palette colours (ansi256.py)
         self._styles: dict[tuple[str, int, int], Style] = {}
 
-    def _rgb(self, t: float) -> tuple[int, int, int]:
-        return self.cmap.rgb(t)
+    def _color(self, t: float) -> Color:
+        return colour(self.cmap, t, self.eight_bit)
 
     def _style(self, kind: str, t: float, other: float = -1.0) -> Style:
         key = (kind, min(255, int(t * 256)), min(255, int(other * 256)))
         style = self._styles.get(key)
         if style is None:
-            color = Color.from_rgb(*self._rgb(t))
+            color = self._color(t)
             if kind == "bg":
                 style = Style(bgcolor=color)
             elif kind == "fg":
                 style = Style(color=color)
             elif kind == "value":
-                r, g, b = self._rgb(t)
-                ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
-                style = Style(color=ink, bgcolor=color)
+                style = Style(color=ink(color), bgcolor=color)
             else:  # "half": upper pixel in the foreground, lower in the background
-                lower = Color.from_rgb(*self._rgb(other)) if other >= 0 else None
+                lower = self._color(other) if other >= 0 else None
                 style = Style(color=color, bgcolor=lower)
             self._styles[key] = style
         return style

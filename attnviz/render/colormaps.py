@@ -9,6 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from attnviz.errors import UsageError
+from attnviz.render import ansi256
 from attnviz.render.labels import safe_label
 
 DEFAULT = "viridis"
@@ -108,11 +109,17 @@ class Colormap:
         # what readers of the table (the HTML page) draw: the colours as shown, power scale included
         self.lut = self._lut if gamma == 1.0 else self((np.arange(256) + 0.5) / 256)
 
+    def _index(self, t: np.ndarray | float) -> np.ndarray:
+        t = bend(np.nan_to_num(np.asarray(t, dtype=np.float64)), self.gamma, self.diverging)
+        return np.clip(np.floor(t * 256), 0, 255).astype(np.intp)  # matplotlib's rule
+
     def __call__(self, t: np.ndarray | float) -> np.ndarray:
         """RGB (..., 3) uint8 for values `t` in [0, 1] (clipped)."""
-        t = bend(np.nan_to_num(np.asarray(t, dtype=np.float64)), self.gamma, self.diverging)
-        index = np.clip(np.floor(t * 256), 0, 255).astype(np.intp)  # matplotlib's rule
-        return self._lut[index]
+        return self._lut[self._index(t)]
+
+    def ansi256(self, t: np.ndarray | float) -> np.ndarray:
+        """xterm palette numbers (16–255) for values `t`: this map's own quantisation (ansi256.py)."""
+        return ansi256.quantise(self._lut)[self._index(t)]
 
     def rgb(self, t: float) -> tuple[int, int, int]:
         """One colour as an (r, g, b) tuple."""

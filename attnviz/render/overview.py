@@ -20,6 +20,7 @@ from attnviz.render.canvas import (
     Scale,
     bar,
     hstack,
+    is_eight_bit,
     legend,
     note_lines,
     number,
@@ -119,7 +120,7 @@ class Overview(Drawing):
 
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
         attn = self.attn
-        painter = Painter(self.cmap, mono)
+        painter = Painter(self.cmap, mono, eight_bit=is_eight_bit(console))
         n = max(attn.n_queries, attn.n_keys)
         layers, heads = plural(len(attn.layers), "layer"), plural(len(attn.heads), "head")
         sizes = plural(n, "token") if attn.is_self else f"{attn.n_queries} target × {attn.n_keys} source tokens"
@@ -215,7 +216,7 @@ class QueryBars(Drawing):
 
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
         attn, q = self.attn, self.query
-        painter = Painter(self.cmap, mono)
+        painter = Painter(self.cmap, mono, eight_bit=is_eight_bit(console))
         weights = attn.weights[:, :, q, :]  # (layers, heads, key)
         full = max(1.0, float(np.nanmax(weights))) if weights.size else 1.0
         title = Text(f'query {self.positions[q]} "', style="bold")

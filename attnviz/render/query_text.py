@@ -12,7 +12,7 @@ from rich.text import Text
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 from attnviz.render import colormaps
-from attnviz.render.canvas import Drawing, Painter, Scale, legend, one_line
+from attnviz.render.canvas import Drawing, Painter, Scale, is_eight_bit, legend, one_line
 from attnviz.render.labels import safe_label
 
 STYLES = ("bars", "text")
@@ -59,7 +59,7 @@ class QueryText(Drawing):
 
     def _lines(self, console: Console, width: int, mono: bool) -> list[Text]:
         attn, q = self.attn, self.query
-        painter = Painter(self.cmap, mono)
+        painter = Painter(self.cmap, mono, eight_bit=is_eight_bit(console))
         what = "weight" if attn.measure == "weights" else "value-norm ‖α·f(x)‖"
         title = f'query "{safe_label(attn.tokens[q])}": the {what} it puts on each token, one line per head'
         lines = [one_line((title, title.split(":")[0]), width, "bold")]

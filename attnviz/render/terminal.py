@@ -27,6 +27,7 @@ from attnviz.render.canvas import (
     Painter,
     Scale,
     hstack,
+    is_eight_bit,
     legend,
     number,
     scale_text,
@@ -222,7 +223,7 @@ class _Matrices(Drawing):
         if not panels:
             return [Text(self.empty, style="dim")]
         plan = _plan(panels, width, self.values, self.offset, self.legend_scale.diverging)
-        painter = Painter(self.cmap, mono, self.legend_scale.diverging)
+        painter = Painter(self.cmap, mono, self.legend_scale.diverging, is_eight_bit(console))
         tallest = max((len(clusters(t)) for p in panels for t in p.col_labels), default=1)
         header = 1 if plan.k > 1 else min(_HEADER_LINES if len(panels) == 1 else 6, tallest) + plan.numbered
         lines: list[Text] = []
