@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from rich.color import Color, ColorSystem
 from rich.console import Console
+from test_render_terminal import make_attention
 
 from attnviz.render import ansi256, colormaps
 from attnviz.render.terminal import Comparison, Heatmap, Overview, Panel, QueryBars
-from test_render_terminal import make_attention
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("ATTNVIZ_UPDATE_GOLDEN") == "1"
@@ -78,7 +78,7 @@ def diverging_faults(name: str, numbers: np.ndarray) -> list[str]:
     if not (lab[above & chromatic, 1] > 0).all():  # Oklab a > 0: red
         faults.append("a non-red colour above the centre")
     neutral = np.flatnonzero(~chromatic)
-    if len(neutral) and not (0.4 <= T[neutral].min() and T[neutral].max() <= 0.6):
+    if len(neutral) and not (T[neutral].min() >= 0.4 and T[neutral].max() <= 0.6):
         faults.append("a neutral colour away from the centre")
     if len(set(numbers[neutral])) > 1 or (len(neutral) and np.ptp(neutral) != len(neutral) - 1):
         faults.append("the centre flickers between neutral colours")

@@ -28,6 +28,9 @@ NEUTRAL = 0.02  # Oklab chroma below which a colour reads as grey (viridis' leas
 DARK = 0.25  # Oklab lightness below which chroma is not seen (the darkest cube colour is 0.22)
 KEEP_CHROMA = 0.7  # a chromatic colour's stand-in keeps at least this share of its chroma
 HUE_LIMIT = 50.0  # degrees a chromatic colour's stand-in may turn its hue
+# a hue difference counts double: a stand-in of another hue reads as another colour, one of
+# another chroma only as a paler or deeper one of the same (light RdBu_r blues stay off cyan)
+HUE_WEIGHT = 2.0
 PENALTY = 1.0  # cost of breaking either rule: far above any distance (Oklab spans about 1)
 SWITCH = 0.02  # cost of a change of colour: no band one or two table entries wide
 TREND_REACH = 8  # table entries each side over which the lightness trend is judged
@@ -79,8 +82,10 @@ def quantise(lut: np.ndarray) -> np.ndarray:
 def _quantise(lut_bytes: bytes) -> np.ndarray:
     lab = oklab(np.frombuffer(lut_bytes, dtype=np.uint8).reshape(-1, 3))  # (n, 3)
     pal = oklab(PALETTE)  # (P, 3)
-    cost = np.linalg.norm(lab[:, None, :] - pal[None, :, :], axis=-1)  # (n, P) Oklab ΔE
     c, pc = chroma(lab)[:, None], chroma(pal)[None, :]
+    d_lab = lab[:, None, :] - pal[None, :, :]  # (n, P, 3)
+    d_hue2 = np.maximum((d_lab[..., 1:] ** 2).sum(-1) - (c - pc) ** 2, 0.0)  # what is not chroma
+    cost = np.sqrt(d_lab[..., 0] ** 2 + (c - pc) ** 2 + HUE_WEIGHT * d_hue2)  # (n, P)
     chromatic = (c >= NEUTRAL) & (lab[:, None, 0] >= DARK)
     turn = np.angle(np.exp(1j * (np.arctan2(lab[:, 2], lab[:, 1])[:, None] - np.arctan2(pal[:, 2], pal[:, 1]))))
     greyed = chromatic & (pc < KEEP_CHROMA * c)
