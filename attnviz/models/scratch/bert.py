@@ -28,6 +28,7 @@ GLOBAL = {
     "emb_ln_g": "embeddings.LayerNorm.weight", "emb_ln_b": "embeddings.LayerNorm.bias",
 }  # fmt: skip
 FIRST = GLOBAL["word"]
+MLP = {"w1", "b1", "w2", "b2", "ln2_g", "ln2_b"}  # what a layer needs only after its attention
 
 
 def read(tensors: Tensors, name: str) -> np.ndarray:
@@ -36,8 +37,8 @@ def read(tensors: Tensors, name: str) -> np.ndarray:
     return np.ascontiguousarray(t.T) if name.endswith(":T") else t
 
 
-def layer_weights(c: Config, tensors: Tensors, prefix: str, i: int) -> dict[str, np.ndarray]:
-    return {k: read(tensors, f"{prefix}encoder.layer.{i}.{v}") for k, v in LAYER.items()}
+def layer_weights(c: Config, tensors: Tensors, prefix: str, i: int, mlp: bool = True) -> dict[str, np.ndarray]:
+    return {k: read(tensors, f"{prefix}encoder.layer.{i}.{v}") for k, v in LAYER.items() if mlp or k not in MLP}
 
 
 def embed(c: Config, tensors: Tensors, prefix: str, ids: np.ndarray, start: int = 0) -> np.ndarray:
@@ -51,11 +52,15 @@ def prepare(c: Config, n: int) -> dict:
     return {"mask": None}
 
 
-def block(c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict) -> tuple[np.ndarray, np.ndarray]:
-    """post-norm: LN(x + attention(x)), then LN(x + MLP(x))."""
+def block(
+    c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict, mlp: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """post-norm: LN(x + attention(x)), then LN(x + MLP(x)); `mlp=False` stops after the
+    attention (the last layer asked for: nothing reads its output)."""
     a, weights = multi_head_attention(x, p, c.n_head, context["mask"], rec)
-    x = layer_norm(x + a, p["ln1_g"], p["ln1_b"], c.eps)
-    h = activate(x @ p["w1"] + p["b1"], c.activation)
-    x = layer_norm(x + h @ p["w2"] + p["b2"], p["ln2_g"], p["ln2_b"], c.eps)
     rec.update(wo=p["wo"], bo=p["bo"])
+    x = layer_norm(x + a, p["ln1_g"], p["ln1_b"], c.eps)
+    if mlp:
+        h = activate(x @ p["w1"] + p["b1"], c.activation)
+        x = layer_norm(x + h @ p["w2"] + p["b2"], p["ln2_g"], p["ln2_b"], c.eps)
     return x, weights

@@ -21,10 +21,11 @@ LAYER = {  # GPT-2 uses Conv1D, already (in, out); c_attn holds q, k, v side by 
     "w1": "mlp.c_fc.weight", "b1": "mlp.c_fc.bias", "w2": "mlp.c_proj.weight", "b2": "mlp.c_proj.bias",
 }  # fmt: skip
 FIRST = "wte.weight"
+MLP = {"ln2_g", "ln2_b", "w1", "b1", "w2", "b2"}  # what a layer needs only after its attention
 
 
-def layer_weights(c: Config, tensors: Tensors, prefix: str, i: int) -> dict[str, np.ndarray]:
-    p = {k: tensors.read(f"{prefix}h.{i}.{v}") for k, v in LAYER.items()}
+def layer_weights(c: Config, tensors: Tensors, prefix: str, i: int, mlp: bool = True) -> dict[str, np.ndarray]:
+    p = {k: tensors.read(f"{prefix}h.{i}.{v}") for k, v in LAYER.items() if mlp or k not in MLP}
     d = p["wo"].shape[0]
     p["wq"], p["wk"], p["wv"] = np.split(p.pop("qkv_w"), [d, 2 * d], axis=1)  # (d, d) each
     p["bq"], p["bk"], p["bv"] = np.split(p.pop("qkv_b"), [d, 2 * d])
@@ -41,13 +42,18 @@ def prepare(c: Config, n: int, start: int = 0) -> dict:
     return {"mask": causal_mask(n) if start == 0 else step_causal_mask(start, n)}
 
 
-def block(c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict) -> tuple[np.ndarray, np.ndarray]:
-    """pre-norm: x + attention(LN(x)), then x + MLP(LN(x))."""
+def block(
+    c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict, mlp: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """pre-norm: x + attention(LN(x)), then x + MLP(LN(x)); `mlp=False` stops after the
+    attention (the last layer asked for: nothing reads its output)."""
     h = layer_norm(x, p["ln1_g"], p["ln1_b"], c.eps)
     a, weights = multi_head_attention(h, p, c.n_head, context["mask"], rec, layer_cache(context, i))
-    x = x + a
-    h = activate(layer_norm(x, p["ln2_g"], p["ln2_b"], c.eps) @ p["w1"] + p["b1"], c.activation)
     rec.update(wo=p["wo"], bo=p["bo"])
+    x = x + a
+    if not mlp:
+        return x, weights
+    h = activate(layer_norm(x, p["ln2_g"], p["ln2_b"], c.eps) @ p["w1"] + p["b1"], c.activation)
     return x + (h @ p["w2"] + p["b2"]), weights
 
 

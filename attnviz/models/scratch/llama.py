@@ -45,23 +45,25 @@ _NORMS = {
 }  # fmt: skip
 
 
-def layer_weights(c: Config, tensors: Tensors, prefix: str, i: int) -> dict[str, np.ndarray]:
-    """Layer i's tensors under our short names ("q", "q_b", "gate", "norm_attn_in" …)."""
+def layer_weights(c: Config, tensors: Tensors, prefix: str, i: int, mlp: bool = True) -> dict[str, np.ndarray]:
+    """Layer i's tensors under our short names ("q", "q_b", "gate", "norm_attn_in" …); with
+    `mlp=False`, only what its attention needs (an 8B model's MLP is 80% of a layer)."""
     base = f"{prefix}layers.{i}."
     p: dict[str, np.ndarray] = {}
     if c.fused:  # Phi-3: q, k, v stacked in one projection, gate and up in another
         qkv = tensors.read(base + "self_attn.qkv_proj.weight")
         nq, nkv = c.n_head * c.d_head, c.n_kv * c.d_head
         p["q"], p["k"], p["v"] = qkv[:nq], qkv[nq : nq + nkv], qkv[nq + nkv :]
-        p["gate_up"] = tensors.read(base + "mlp.gate_up_proj.weight")
         p["o"] = tensors.read(base + "self_attn.o_proj.weight")
-        p["down"] = tensors.read(base + "mlp.down_proj.weight")
+        if mlp:
+            p["gate_up"] = tensors.read(base + "mlp.gate_up_proj.weight")
+            p["down"] = tensors.read(base + "mlp.down_proj.weight")
     else:
         for ours, theirs in _ATTENTION.items():
             p[ours] = tensors.read(f"{base}{theirs}.weight")
             if (c.qkv_bias and ours != "o") or (c.o_bias and ours == "o"):
                 p[ours + "_b"] = tensors.read(f"{base}{theirs}.bias")
-        for ours, theirs in _MLP.items():
+        for ours, theirs in _MLP.items() if mlp else ():
             p[ours] = tensors.read(f"{base}{theirs}.weight")
             if c.mlp_bias:
                 p[ours + "_b"] = tensors.read(f"{base}{theirs}.bias")
@@ -69,7 +71,8 @@ def layer_weights(c: Config, tensors: Tensors, prefix: str, i: int) -> dict[str,
         p["q_norm"] = tensors.read(base + "self_attn.q_norm.weight")
         p["k_norm"] = tensors.read(base + "self_attn.k_norm.weight")
     for ours, theirs in _NORMS[c.layout].items():
-        p[ours] = tensors.read(f"{base}{theirs}.weight")
+        if mlp or ours in ("norm_attn_in", "norm_attn_out"):
+            p[ours] = tensors.read(f"{base}{theirs}.weight")
     return p
 
 
@@ -129,7 +132,7 @@ def self_attention(
     return out, weights
 
 
-def mlp(c: Config, x: np.ndarray, p: dict) -> np.ndarray:
+def feed_forward(c: Config, x: np.ndarray, p: dict) -> np.ndarray:
     """down(act(gate(x)) · up(x))."""
     if c.fused:
         gate, up = np.split(x @ p["gate_up"].T, 2, axis=-1)
@@ -138,8 +141,11 @@ def mlp(c: Config, x: np.ndarray, p: dict) -> np.ndarray:
     return _linear(activate(gate, c.activation) * up, p, "down")
 
 
-def block(c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict) -> tuple[np.ndarray, np.ndarray]:
-    """One decoder layer, its norms where the family puts them."""
+def block(
+    c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict, mlp: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """One decoder layer, its norms where the family puts them; `mlp=False` stops after
+    the attention (the last layer asked for: nothing reads its output)."""
     mask = context["masks"][c.windows[i] if c.windows else 0]
 
     def norm(h: np.ndarray, name: str) -> np.ndarray:
@@ -147,7 +153,8 @@ def block(c: Config, x: np.ndarray, p: dict, i: int, context: dict, rec: dict) -
 
     a, weights = self_attention(c, norm(x, "norm_attn_in"), p, mask, context, rec, layer_cache(context, i))
     x = x + norm(a, "norm_attn_out")
-    x = x + norm(mlp(c, norm(x, "norm_mlp_in"), p), "norm_mlp_out")
+    if mlp:
+        x = x + norm(feed_forward(c, norm(x, "norm_mlp_in"), p), "norm_mlp_out")
     return x, weights
 
 

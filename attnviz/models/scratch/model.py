@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -42,13 +43,13 @@ class Transformer:
         instead of reading them again per text to hold one layer in memory."""
         self._cache = {}
 
-    def layer(self, i: int) -> dict[str, np.ndarray]:
-        if self._cache is not None and i in self._cache:
-            return self._cache[i]
-        p = self.family.layer_weights(self.config, self.tensors, self.prefix, i)
-        if self._cache is not None:
-            self._cache[i] = p
-        return p
+    def layer(self, i: int, mlp: bool = True) -> dict[str, np.ndarray]:
+        """Layer i's weights; without its MLP's when `mlp` is False and layers are not kept."""
+        if self._cache is None:
+            return self.family.layer_weights(self.config, self.tensors, self.prefix, i, mlp)
+        if i not in self._cache:
+            self._cache[i] = self.family.layer_weights(self.config, self.tensors, self.prefix, i)
+        return self._cache[i]
 
     def embed(self, ids: np.ndarray) -> np.ndarray:
         """(tokens, d_model): the input of the first block."""
@@ -61,7 +62,7 @@ class Transformer:
         or their value-weighted norms with `measure="value-norm"`, and, for `record_layer`,
         every intermediate of its attention (q, k, v, z, merged …)."""
         last = max([*layers, -1 if record_layer is None else record_layer])
-        _, kept, record = self._run(ids, layers, last, record_layer, None, measure)
+        _, kept, record = self._run(ids, layers, last, record_layer, None, measure, final_mlp=False)
         return kept, record
 
     def step(self, ids: np.ndarray, layers: list[int], cache: KVCache) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -86,7 +87,9 @@ class Transformer:
         record_layer: int | None,
         cache: KVCache | None,
         measure: str = "weights",
+        final_mlp: bool = True,
     ) -> tuple[np.ndarray, dict[int, np.ndarray], dict[str, np.ndarray]]:
+        """Layers 0 … last; the last one's MLP only with `final_mlp` (when its output is used)."""
         c = self.config
         start = 0 if cache is None else cache.length
         # Everything that depends on positions only (masks, RoPE angles), computed once per pass;
@@ -96,16 +99,36 @@ class Transformer:
         x = self.family.embed(c, self.tensors, self.prefix, ids, start)
         kept: dict[int, np.ndarray] = {}
         record: dict[str, np.ndarray] = {}
-        for i in range(last + 1):
-            p = self.layer(i)
+        for i, p in enumerate(self._layers(last + 1, final_mlp)):
             rec: dict[str, np.ndarray] = {}
-            x, weights = self.family.block(c, x, p, i, context, rec)
+            x, weights = self.family.block(c, x, p, i, context, rec, mlp=final_mlp or i < last)
             if i in layers:
                 kept[i] = weights if measure == "weights" else _value_norms(weights, rec)
             if i == record_layer:
                 record = rec
             del weights, rec, p  # only the asked layers' attention stays in memory
         return x, kept, record
+
+    def _layers(self, n: int, final_mlp: bool) -> Iterator[dict[str, np.ndarray]]:
+        """Layers 0 … n-1's weights (the last without its MLP's unless `final_mlp`). Read
+        from a file, layer i+1 is read (and widened) on a second thread while layer i
+        computes: numpy releases the GIL for file reads, copies and BLAS, so a big model's
+        disk time hides behind its matmuls. At most two layers are in memory at once (an 8B
+        model's are 0.9 GB each in float32)."""
+        if self._cache is not None or n < 2 or isinstance(self.tensors, InMemory):
+            yield from (self.layer(i, final_mlp or i < n - 1) for i in range(n))
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="attnviz-read") as reader:
+            upcoming = reader.submit(self.layer, 0)
+            try:
+                for i in range(n):
+                    p = upcoming.result()
+                    if i + 1 < n:
+                        upcoming = reader.submit(self.layer, i + 1, final_mlp or i + 1 < n - 1)
+                    yield p
+                    del p
+            finally:
+                upcoming.cancel()
 
 
 def _value_norms(weights: np.ndarray, rec: dict[str, np.ndarray]) -> np.ndarray:
