@@ -63,15 +63,22 @@ class SafetensorsFile:
             begin, end = begin + rows.start * row_bytes, begin + rows.stop * row_bytes
             shape[0] = rows.stop - rows.start
         count = (end - begin) // itemsize
-        with self.path.open("rb") as f:
-            data = np.fromfile(f, dtype=dtype, count=count, offset=self.start + begin)
-        if data.size != count:
-            raise ModelError(f"'{self.path.name}' is truncated: tensor '{name}' is incomplete")
-        return widen(data).reshape(shape)
+        if not count:
+            return np.zeros(shape, np.float32)
+        # Mapped, not read: the bytes go from the page cache straight into the float32 copy
+        # (a read would copy them into a buffer first); the map is dropped, so unmapped, as
+        # soon as the copy exists, and never counts in the process's memory for long.
+        try:
+            data = np.memmap(self.path, dtype=dtype, mode="r", offset=self.start + begin, shape=(count,))
+        except (OSError, ValueError) as exc:  # ValueError: the file ends before the tensor
+            raise ModelError(f"'{self.path.name}' is truncated: tensor '{name}' is incomplete ({exc})") from None
+        out = widen(data)
+        del data
+        return out.reshape(shape)
 
 
 def widen(data: np.ndarray) -> np.ndarray:
-    """float32 from float32, float16 or bfloat16 (stored as uint16 bit patterns)."""
+    """A new float32 array from float32, float16 or bfloat16 (stored as uint16 bit patterns)."""
     if data.dtype == np.uint16:  # bfloat16: its 16 bits are the high half of a float32
         out = np.zeros(data.shape, dtype=np.uint32)
         if sys.byteorder == "little":  # a strided copy into the high halves: 10× faster than a shift
@@ -79,7 +86,7 @@ def widen(data: np.ndarray) -> np.ndarray:
         else:
             np.left_shift(data, 16, out=out, dtype=np.uint32)
         return out.view(np.float32)
-    return data.astype(np.float32, copy=False)
+    return np.array(data, dtype=np.float32)
 
 
 class Checkpoint:
