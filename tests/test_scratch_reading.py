@@ -112,3 +112,29 @@ def test_read_ahead_holds_at_most_two_layers(llama4: Path, monkeypatch: pytest.M
     model.forward(ids(), [3])
     assert len(alive) == 4
     assert 1 <= peak <= 2
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
+@pytest.mark.parametrize("staging_max", [0, 1 << 30], ids=["mapped", "staged"])
+def test_both_read_paths_give_torch_values(
+    tmp_path: Path, dtype: str, staging_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tensors too big for the reused read buffer are mapped instead: both give float32 equal
+    to torch's own widening, and a later read never sees an earlier tensor's bytes."""
+    import torch
+    from safetensors.torch import save_file
+
+    from attnviz.models.scratch import weights
+
+    monkeypatch.setattr(weights, "STAGING_MAX", staging_max)
+    torch.manual_seed(0)
+    tensors = {"big": torch.randn(64, 48).to(getattr(torch, dtype)), "small": torch.randn(5).to(getattr(torch, dtype))}
+    save_file(tensors, tmp_path / "model.safetensors")
+    checkpoint = weights.Checkpoint(tmp_path)
+    big = checkpoint.read("big")
+    small = checkpoint.read("small")
+    np.testing.assert_array_equal(big, tensors["big"].float().numpy())
+    np.testing.assert_array_equal(small, tensors["small"].float().numpy())
+    np.testing.assert_array_equal(
+        checkpoint.rows("big", np.array([3, 1, 3])), tensors["big"].float().numpy()[[3, 1, 3]]
+    )

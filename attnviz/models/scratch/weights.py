@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -65,16 +66,40 @@ class SafetensorsFile:
         count = (end - begin) // itemsize
         if not count:
             return np.zeros(shape, np.float32)
-        # Mapped, not read: the bytes go from the page cache straight into the float32 copy
-        # (a read would copy them into a buffer first); the map is dropped, so unmapped, as
-        # soon as the copy exists, and never counts in the process's memory for long.
+        return widen(self._raw(name, self.start + begin, count, dtype)).reshape(shape)
+
+    def _raw(self, name: str, offset: int, count: int, dtype: type) -> np.ndarray:
+        """`count` items from byte `offset`, in a buffer this thread reuses (no fresh pages to
+        fault in for every tensor: an 8B model reads 16 GB), or mapped when too big for it."""
+        nbytes = count * np.dtype(dtype).itemsize
         try:
-            data = np.memmap(self.path, dtype=dtype, mode="r", offset=self.start + begin, shape=(count,))
-        except (OSError, ValueError) as exc:  # ValueError: the file ends before the tensor
-            raise ModelError(f"'{self.path.name}' is truncated: tensor '{name}' is incomplete ({exc})") from None
-        out = widen(data)
-        del data
-        return out.reshape(shape)
+            if nbytes > STAGING_MAX:
+                return np.memmap(self.path, dtype=dtype, mode="r", offset=offset, shape=(count,))
+            buffer = _staging(nbytes)
+            with self.path.open("rb", buffering=0) as f:
+                f.seek(offset)
+                view, done = memoryview(buffer), 0
+                while done < nbytes and (got := f.readinto(view[done:])):
+                    done += got
+        except OSError as exc:
+            raise ModelError(f"cannot read tensor '{name}' from '{self.path.name}': {exc}") from None
+        except ValueError:  # a map past the end of the file
+            done = 0
+        if done < nbytes:
+            raise ModelError(f"'{self.path.name}' is truncated: tensor '{name}' is incomplete")
+        return buffer.view(dtype)
+
+
+STAGING_MAX = 256 * 2**20  # bytes: an 8B model's largest layer tensor is 117 MB in bfloat16
+_local = threading.local()
+
+
+def _staging(nbytes: int) -> np.ndarray:
+    """This thread's read buffer, grown to `nbytes` when smaller (threads never share one)."""
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None or buffer.size < nbytes:
+        buffer = _local.buffer = np.empty(nbytes, np.uint8)
+    return buffer[:nbytes]
 
 
 def widen(data: np.ndarray) -> np.ndarray:
@@ -86,7 +111,7 @@ def widen(data: np.ndarray) -> np.ndarray:
         else:
             np.left_shift(data, 16, out=out, dtype=np.uint32)
         return out.view(np.float32)
-    return np.array(data, dtype=np.float32)
+    return np.array(data, dtype=np.float32)  # a copy: `data` may be a reused buffer or a map
 
 
 class Checkpoint:
