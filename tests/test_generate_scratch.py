@@ -122,3 +122,21 @@ def test_random_and_encoder_models_cannot_generate(tiny_bert: Path) -> None:
         extract(PROMPT, str(tiny_bert), "scratch", generate=GenerateOptions(2))
     with pytest.raises(UsageError, match="random model is an encoder"):
         extract(PROMPT, "random", generate=GenerateOptions(2))
+
+
+def test_gemma2_logits_are_soft_capped_like_transformers(tmp_path: Path) -> None:
+    """Gemma 2 squashes its next-token logits into (-cap, cap): sampling reads these logits."""
+    import torch
+    from conftest import save_tiny_llama
+    from transformers import AutoModelForCausalLM
+
+    folder = save_tiny_llama(tmp_path, "gemma2", head_dim=8, final_logit_softcapping=0.5, attn_logit_softcapping=50.0)
+    ids = np.arange(3, 14)
+    model = scratch.load(folder)
+    x, _ = model.step(ids, [], KVCache(model.config.n_layer, model.config.n_kv, model.config.d_head, 32))
+    got = model.lm_head()(x[-1])
+    reference = AutoModelForCausalLM.from_pretrained(str(folder), attn_implementation="eager").eval()
+    with torch.no_grad():
+        want = reference(torch.as_tensor(ids[None])).logits[0, -1].numpy()
+    assert np.abs(want).max() <= 0.5  # the cap is in force
+    np.testing.assert_allclose(got, want, atol=2e-5)

@@ -37,6 +37,7 @@ class Config:
     mlp_bias: bool = False
     scale: float = 0.0  # scores are multiplied by this; 0: 1/√d_head
     softcap: float = 0.0  # Gemma 2: scores -> tanh(s/cap)·cap before the mask; 0: none
+    logit_softcap: float = 0.0  # Gemma 2: next-token logits -> tanh(l/cap)·cap; 0: none
     layout: str = "pre"  # norms: "pre" (Llama), "sandwich" (Gemma 2), "post" (OLMo2)
     fused: bool = False  # Phi-3: one qkv_proj and one gate_up_proj
 

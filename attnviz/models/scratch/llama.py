@@ -162,8 +162,15 @@ def block(
 
 def lm_head(c: Config, tensors: Tensors, prefix: str) -> Callable[[np.ndarray], np.ndarray]:
     """(d_model,) final hidden state -> (vocab,) logits: the final RMSNorm, then lm_head (or the
-    token embedding, when the checkpoint ties them and stores it once). Read once, here."""
+    token embedding, when the checkpoint ties them and stores it once), then Gemma 2's
+    soft cap on the logits (which changes sampling, never the greedy choice). Read once, here."""
     norm = tensors.read(prefix + "norm.weight")
     tied = "lm_head.weight" not in tensors.names()
     head = tensors.read(prefix + FIRST if tied else "lm_head.weight")  # (vocab, d_model)
-    return lambda x: rms_norm(x, norm, c.eps, c.norm_offset) @ head.T
+    cap = np.float32(c.logit_softcap)
+
+    def logits(x: np.ndarray) -> np.ndarray:
+        y = rms_norm(x, norm, c.eps, c.norm_offset) @ head.T
+        return np.tanh(y / cap) * cap if cap else y
+
+    return logits

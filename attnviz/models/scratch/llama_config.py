@@ -40,6 +40,7 @@ def llama_config(raw: dict) -> Config:
     rope, rope_refused = _rope(raw, arch, head_dim, max_positions)
     windows, window_refused = _windows(raw, arch, n_layer)
     softcap = raw.get("attn_logit_softcapping") if arch == "gemma2" else None
+    logit_softcap = raw.get("final_logit_softcapping") if arch == "gemma2" else None
     unsupported = {
         f"activation '{act}'": act not in ACTIVATIONS,
         f"{n_head} heads over {kv} key/value heads (not a whole number each)": kv <= 0 or n_head % kv != 0,
@@ -62,6 +63,7 @@ def llama_config(raw: dict) -> Config:
         mlp_bias=arch == "llama" and bool(raw.get("mlp_bias", False)),
         scale=float(raw.get("query_pre_attn_scalar", 256)) ** -0.5 if arch == "gemma2" else 0.0,
         softcap=float(softcap) if softcap else 0.0,
+        logit_softcap=float(logit_softcap) if logit_softcap else 0.0,
         layout={"gemma2": "sandwich", "olmo2": "post"}.get(arch, "pre"),
         fused=arch == "phi3",
     )  # fmt: skip
