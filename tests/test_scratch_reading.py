@@ -16,27 +16,22 @@ pytestmark = pytest.mark.slow  # builds models with transformers
 
 
 class Recorder:
-    """Wraps a model's Checkpoint: which tensors were read, on which thread."""
+    """Which tensors a model's Checkpoint reads, on which thread."""
 
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
+    def __init__(self, checkpoint: object) -> None:
         self.reads: list[tuple[str, str]] = []
+        read = checkpoint.read
 
-    def names(self) -> set[str]:
-        return self.inner.names()
+        def recording(name: str) -> np.ndarray:
+            self.reads.append((name, threading.current_thread().name))
+            return read(name)
 
-    def rows(self, name: str, index: np.ndarray) -> np.ndarray:
-        return self.inner.rows(name, index)
-
-    def read(self, name: str) -> np.ndarray:
-        self.reads.append((name, threading.current_thread().name))
-        return self.inner.read(name)
+        checkpoint.read = recording
 
 
 def recorded(folder: Path) -> tuple[object, Recorder]:
     model = load(folder)
-    model.tensors = Recorder(model.tensors)
-    return model, model.tensors
+    return model, Recorder(model.tensors)
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +133,28 @@ def test_both_read_paths_give_torch_values(
     np.testing.assert_array_equal(
         checkpoint.rows("big", np.array([3, 1, 3])), tensors["big"].float().numpy()[[3, 1, 3]]
     )
+
+
+def test_later_layers_are_widened_into_earlier_layers_buffers(llama4: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from attnviz.models.scratch import weights
+
+    taken: list[bool] = []
+    take = weights.Spares.take
+
+    def counting(self: weights.Spares, nbytes: int) -> np.ndarray | None:
+        buffer = take(self, nbytes)
+        taken.append(buffer is not None)
+        return buffer
+
+    monkeypatch.setattr(weights.Spares, "take", counting)
+    model = load(llama4)
+    model.forward(ids(), [3])
+    assert sum(taken) >= 7  # layer 2 and 3's q, k, v, o (and 2's MLP) reuse layers 0 and 1's
+    assert model.tensors.spares is None  # nothing kept once the pass is over
+
+
+def test_the_recorded_layer_keeps_its_own_weights(llama4: Path) -> None:
+    """The layer `explain` records holds its W_O after the pass: its buffers are never reused."""
+    model = load(llama4)
+    _, record = model.forward(ids(), [3], record_layer=0)
+    np.testing.assert_array_equal(record["wo"], load(llama4).tensors.read("model.layers.0.self_attn.o_proj.weight").T)

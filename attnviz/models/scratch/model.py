@@ -17,7 +17,7 @@ from attnviz.models.scratch import bert
 from attnviz.models.scratch.config import LLAMA_FAMILY, Config, config_from_json, read_config
 from attnviz.models.scratch.kvcache import KVCache
 from attnviz.models.scratch.tensors import InMemory, Tensors, find_prefix
-from attnviz.models.scratch.weights import Checkpoint
+from attnviz.models.scratch.weights import Checkpoint, Spares
 
 RANDOM_VOCAB = 4096  # the toy model's vocabulary; its words are hashed into it
 
@@ -99,7 +99,7 @@ class Transformer:
         x = self.family.embed(c, self.tensors, self.prefix, ids, start)
         kept: dict[int, np.ndarray] = {}
         record: dict[str, np.ndarray] = {}
-        for i, p in enumerate(self._layers(last + 1, final_mlp)):
+        for i, p in enumerate(self._layers(last + 1, final_mlp, record_layer)):
             rec: dict[str, np.ndarray] = {}
             x, weights = self.family.block(c, x, p, i, context, rec, mlp=final_mlp or i < last)
             if i in layers:
@@ -109,26 +109,34 @@ class Transformer:
             del weights, rec, p  # only the asked layers' attention stays in memory
         return x, kept, record
 
-    def _layers(self, n: int, final_mlp: bool) -> Iterator[dict[str, np.ndarray]]:
+    def _layers(self, n: int, final_mlp: bool, recorded: int | None) -> Iterator[dict[str, np.ndarray]]:
         """Layers 0 … n-1's weights (the last without its MLP's unless `final_mlp`). Read
         from a file, layer i+1 is read (and widened) on a second thread while layer i
         computes: numpy releases the GIL for file reads, copies and BLAS, so a big model's
         disk time hides behind its matmuls. At most two layers are in memory at once (an 8B
-        model's are 0.9 GB each in float32)."""
-        if self._cache is not None or n < 2 or isinstance(self.tensors, InMemory):
+        model's are 0.9 GB each in float32), and layer i+2 is widened into layer i's buffers
+        once layer i has run (`_run` keeps nothing of a layer's weights but the `recorded`
+        one's, which is not handed back)."""
+        if self._cache is not None or n < 2 or not isinstance(self.tensors, Checkpoint):
             yield from (self.layer(i, final_mlp or i < n - 1) for i in range(n))
             return
-        with ThreadPoolExecutor(1, thread_name_prefix="attnviz-read") as reader:
-            upcoming = reader.submit(self.layer, 0)
-            try:
-                for i in range(n):
-                    p = upcoming.result()
-                    if i + 1 < n:
-                        upcoming = reader.submit(self.layer, i + 1, final_mlp or i + 1 < n - 1)
-                    yield p
-                    del p
-            finally:
-                upcoming.cancel()
+        self.tensors.spares = spares = Spares()
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="attnviz-read") as reader:
+                upcoming = reader.submit(self.layer, 0)
+                try:
+                    for i in range(n):
+                        p = upcoming.result()
+                        if i + 1 < n:
+                            upcoming = reader.submit(self.layer, i + 1, final_mlp or i + 1 < n - 1)
+                        yield p
+                        if i != recorded:
+                            spares.give(p.values())
+                        del p
+                finally:
+                    upcoming.cancel()
+        finally:
+            self.tensors.spares = None
 
 
 def _value_norms(weights: np.ndarray, rec: dict[str, np.ndarray]) -> np.ndarray:
