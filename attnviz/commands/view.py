@@ -9,7 +9,7 @@ from attnviz.cli import EPILOG, app, info
 from attnviz.commands.common import OUTPUT_PANEL, Common, common_options, print_json, read_text, spinner
 from attnviz.errors import AttnvizError, ExitCode, UsageError
 from attnviz.files import check_output_path
-from attnviz.render.labels import plural, stack_title
+from attnviz.render.labels import plural, safe_label, stack_title
 
 if TYPE_CHECKING:
     from attnviz.attention import Attention
@@ -116,6 +116,9 @@ def show(
         raise UsageError(f"invalid --style '{style}'", hint="use bars or text")
     if style == "text" and query is None:
         raise UsageError("--style text colours the text by one token's weights: give --query WORD")
+    if style == "text" and output is not None:
+        raise UsageError("--style text is drawn in the terminal; an image of --query draws its ranked bars",
+                         hint="drop --style text, or drop -o")  # fmt: skip
     if scale not in (None, "head", "global"):
         raise UsageError(f"invalid --scale '{scale}'", hint="use head or global")
     check_image(output, cmap, dpi, page=True)
@@ -133,7 +136,7 @@ def show(
         stacks = [pick_stack(stacks, common.stack)]
     # a bad --tokens or --query fails before --save writes anything
     shown = [common.hygiene(a) for a in stacks]
-    picked = _query_rows(shown, query) if query is not None and not json_out and output is None else None
+    picked = _query_rows(shown, query) if query is not None and not json_out and not is_page(output) else None
     if save is not None:
         stacks[0].save(save)
         info(f"saved {plural(len(stacks[0].layers), 'layer')} × {plural(len(stacks[0].heads), 'head')} to {save}")
@@ -153,9 +156,15 @@ def show(
         from attnviz.render import image
 
         attn = mark_generated(shown[0])
-        with spinner(f"drawing {plural(len(attn.layers) * len(attn.heads), 'head')} …", common.no_color):
-            image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale or "global", values=values)
-        info(f"wrote {output} ({plural(len(attn.layers) * len(attn.heads), 'head')})")
+        heads = plural(len(attn.layers) * len(attn.heads), "head")
+        with spinner(f"drawing {heads} …", common.no_color):
+            if picked is not None:
+                image.render_query(attn, picked[0], output, cmap=cmap, dpi=dpi, scale=scale or "global", values=values)
+            else:
+                image.render_image(attn, output, cmap=cmap, dpi=dpi, scale=scale or "global", values=values)
+        if picked is not None:
+            heads += f', query {attn.positions[picked[0]]} "{safe_label(attn.tokens[picked[0]])}"'
+        info(f"wrote {output} ({heads})")
         return
     console = common.console()
     cmap = cmap or "viridis"
@@ -219,9 +228,9 @@ def check_image(output: Path | None, cmap: str | None, dpi: int, *, page: bool =
         check_dpi(dpi)
 
 
-def is_page(output: Path) -> bool:
+def is_page(output: Path | None) -> bool:
     """-o FILE.html writes the interactive page instead of an image."""
-    return output.suffix.lower() == ".html"
+    return output is not None and output.suffix.lower() == ".html"
 
 
 def _zoom_hint(attn: "Attention", load: Path | None) -> tuple[str, ...]:

@@ -47,6 +47,7 @@ from attnviz.render.panels import (
     draw_row,
     header_lines,
 )
+from attnviz.render.query_image import RenderedQuery, render_query
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,11 +55,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Panel",
     "Rendered",
+    "RenderedQuery",
     "render_grid",
     "render_head",
     "render_image",
     "render_layer_head_table",
     "render_panels",
+    "render_query",
     "render_rollout",
 ]
 

@@ -87,6 +87,12 @@ def value_range(arrays: Iterable[np.ndarray], *, diverging: bool = False) -> tup
     return min(0.0, *lows), max(highs)
 
 
+def top_keys(row: np.ndarray, top: int) -> np.ndarray:
+    """Indices of the `top` largest values of a query's row, largest first; ties keep token
+    order and NaN (a hidden key) comes last. Every ranked view ranks with this."""
+    return np.argsort(-np.nan_to_num(row, nan=-1.0), kind="stable")[:top]
+
+
 def pool_blocks(matrix: np.ndarray, k: int) -> np.ndarray:
     """Mean of each k×k block (edge blocks may be smaller); NaN is skipped."""
     matrix = np.asarray(matrix)

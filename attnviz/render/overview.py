@@ -27,7 +27,7 @@ from attnviz.render.canvas import (
     one_line,
 )
 from attnviz.render.labels import fit, head_name, kv_legend, pad, plural, positions_of, safe_label, stack_title
-from attnviz.render.mosaic import resample
+from attnviz.render.mosaic import resample, top_keys
 
 ZOOM_HINT = "zoom in: attnviz show TEXT --layer L --head H"
 _TOKEN_LINES = 3  # the overview's token list: at most this many lines, elided in the middle
@@ -240,7 +240,7 @@ class QueryBars(Drawing):
         blocks = []
         for li, hi in heads:
             row = weights[li, hi]
-            order = np.argsort(-np.nan_to_num(row, nan=-1.0), kind="stable")[: self.top]
+            order = top_keys(row, self.top)
             head = attn.heads[hi]
             name = f"L{attn.layers[li]} {head_name(head, attn.kv_head(head))}"
             block_lines = [Text(fit(name, key_width + bar_width + 5), style="bold")]
