@@ -144,3 +144,4 @@ def test_readme_python_api_runs_as_written(tmp_path: Path, monkeypatch: pytest.M
     out = capsys.readouterr().out
     assert "L5 H11" in out and "6 layers × 12 heads" in out
     assert (tmp_path / "head.png").stat().st_size > 1000 and (tmp_path / "panels.svg").stat().st_size > 1000
+    assert "<!-- L5 H11 -->" in (tmp_path / "it.svg").read_text(encoding="utf-8")  # the query, head by head
