@@ -58,6 +58,7 @@ class RenderedQuery:
     titles: tuple[str, ...]  # each head's title, in (layer, head) order
     ranked: tuple[tuple[int, ...], ...]  # each head's top keys, strongest first
     values: tuple[tuple[str, ...], ...]  # the numbers printed at their bars
+    lengths: tuple[tuple[float, ...], ...]  # each bar as a fraction of a full bar
     top: int  # keys ranked per head
     heatmap: Panel | None  # one head: its heatmap, whose mark is the query's row
 
@@ -107,6 +108,7 @@ def render_query(
         tuple(b.title for b in bars),
         tuple(b.keys for b in bars),
         tuple(b.values for b in bars),
+        tuple(b.lengths for b in bars),
         len(bars[0].keys),
         heatmap,
     )
