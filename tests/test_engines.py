@@ -123,6 +123,19 @@ def test_erf_approximation_is_within_its_bound() -> None:
     assert np.abs(approx - exact).max() < 2e-7
 
 
+def test_float32_erf_and_gelu_stay_float32_and_exact_to_a_few_ulps() -> None:
+    xs = np.linspace(-8, 8, 40001, dtype=np.float32)
+    approx = scratch.erf(xs)
+    assert approx.dtype == np.float32
+    exact = np.array([math.erf(x) for x in xs.astype(np.float64)])
+    assert np.abs(approx - exact).max() < 6e-7
+    gelu = scratch.gelu(xs, "gelu")
+    exact_gelu = np.array([0.5 * x * (1 + math.erf(x / math.sqrt(2))) for x in xs.astype(np.float64)])
+    assert gelu.dtype == np.float32
+    assert np.abs(gelu - exact_gelu).max() < 4e-6  # a few float32 ulps of 8
+    assert scratch.gelu(np.float32([0.0]), "gelu")[0] == 0.0
+
+
 def test_random_model_is_seeded_and_sized() -> None:
     a = extract(SEED, model="random", random=RandomOptions(layers=3, heads=2, dim=16, seed=7))
     b = extract(SEED, model="random", random=RandomOptions(layers=3, heads=2, dim=16, seed=7))
