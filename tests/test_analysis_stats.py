@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from attnviz.analysis.stats import STAT_KEYS, HeadStats, head_stats, sort_stats, stat_grid, stat_legend
+from attnviz.analysis.stats import (
+    STAT_KEYS,
+    HeadStats,
+    head_stats,
+    sort_stats,
+    stat_grid,
+    stat_legend,
+    stat_table,
+)
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 
@@ -146,6 +154,24 @@ def test_every_statistic_equals_a_loop_implementation() -> None:
         assert got["kv_head"] is None  # no grouping known
         for key in STAT_KEYS:
             assert got[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), key
+
+
+def test_stat_table_holds_the_numbers_of_head_stats_and_nan_for_n_a() -> None:
+    from attnviz.analysis.tokens import hide_special
+
+    rng = np.random.default_rng(5)
+    logits = rng.normal(scale=2.0, size=(2, 3, 6, 6))
+    weights = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
+    special = np.array([True, False, False, False, False, True])
+    for attn in (attention_of(weights, special, layers=(1, 4)), hide_special(attention_of(weights, special))):
+        table = stat_table(attn)
+        assert table.shape == (2, 3, len(STAT_KEYS)) and table.dtype == np.float64
+        for row in head_stats(attn):
+            i, j = list(attn.layers).index(row.layer), list(attn.heads).index(row.head)
+            for s, key in enumerate(STAT_KEYS):
+                value = row.value(key)
+                assert math.isnan(table[i, j, s]) if value is None else table[i, j, s] == value, key
+    assert np.isnan(stat_table(hide_special(attention_of(weights, special)))[..., STAT_KEYS.index("sink")]).all()
 
 
 def test_sort_stats_and_grid() -> None:

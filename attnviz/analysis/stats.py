@@ -55,6 +55,18 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     position 0 (None when that key is not in the map). Each is a mean over query rows.
     Cross-attention has no diagonal: prev_token, self and distance are None (n/a) there.
     """
+    return _rows(attn, *_stat_arrays(attn))
+
+
+def stat_table(attn: Attention) -> np.ndarray:
+    """The numbers of `head_stats` as one float64 (layers, heads, len(STAT_KEYS)) array, NaN
+    where a statistic is n/a: what a corpus run adds up per text, without a row object per head."""
+    shape = (len(attn.layers), len(attn.heads))
+    return np.stack([np.full(shape, np.nan) if a is None else a for a in _stat_arrays(attn)], axis=-1)
+
+
+def _stat_arrays(attn: Attention) -> tuple[np.ndarray | None, ...]:
+    """(layers, heads) arrays of the statistics in `STAT_KEYS` order (None: n/a), as `head_stats` defines them."""
     weights = attn.weights.astype(np.float64)  # (layers, heads, query, key)
     n = attn.n_tokens
     shares = _shares(attn, weights)
@@ -64,7 +76,7 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     special_mass = weights[..., attn.key_special].sum(axis=-1).mean(axis=-1)
     sink = _sink(attn, weights)
     if not attn.is_self:  # target positions against source positions: no diagonal to speak of
-        return _rows(attn, entropy, max_weight, special_mass, None, None, None, sink)
+        return entropy, max_weight, special_mass, None, None, None, sink
     diagonal = np.diagonal(weights, axis1=-2, axis2=-1)  # (layers, heads, n)
     self_weight = diagonal.mean(axis=-1)
     if n > 1:
@@ -74,7 +86,7 @@ def head_stats(attn: Attention) -> list[HeadStats]:
     positions = np.arange(n)
     gaps = np.abs(positions[:, None] - positions[None, :])  # (query, key)
     distance = (shares * gaps).sum(axis=-1).mean(axis=-1)
-    return _rows(attn, entropy, max_weight, special_mass, prev_token, self_weight, distance, sink)
+    return entropy, max_weight, special_mass, prev_token, self_weight, distance, sink
 
 
 def _shares(attn: Attention, weights: np.ndarray) -> np.ndarray:

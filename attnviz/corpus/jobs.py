@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from attnviz.analysis.stats import STAT_KEYS, head_stats
+from attnviz.analysis.stats import stat_table
 from attnviz.attention import Attention
 from attnviz.corpus.moments import Moments
 from attnviz.corpus.read import Line
@@ -62,9 +62,7 @@ class Aggregate:
     def add(self, attn: Attention, line: Line, task: Task) -> None:
         """Fold in one text (raises UsageError when this text cannot be used)."""
         if self.kind == "stats":
-            rows = head_stats(attn)
-            values = np.array([[row.value(k) for k in STAT_KEYS] for row in rows], dtype=np.float64)  # None: NaN
-            self.moments.add(values.reshape(len(attn.layers), len(attn.heads), len(STAT_KEYS)))
+            self.moments.add(stat_table(attn))  # (l, h, STAT_KEYS), NaN where n/a
         elif self.kind == "find":
             from attnviz.analysis.find import link
             from attnviz.analysis.pairs import locate
