@@ -141,6 +141,40 @@ def test_stats_corpus_on_a_transformers_model_equals_stats_per_line(tiny_bert: P
         assert row["entropy_std"] == pytest.approx(np.std(values), rel=1e-7, abs=1e-12)
 
 
+def test_stats_corpus_on_a_checkpoint_equals_stats_per_line(tiny_bert: Path, tmp_path: Path) -> None:
+    """The scratch engine's corpus path (tables kept in memory, texts packed) on a real checkpoint."""
+    corpus = write_lines(tmp_path / "c.txt", TEXTS)
+    model = ["--model", str(tiny_bert), "--engine", "scratch"]
+    rows = json_of(["stats", "--corpus", str(corpus), "--json", "--workers", "1", *model])
+    per_line = [json_of(["stats", text, "--json", *model]) for text in TEXTS]
+    for i, row in enumerate(rows):
+        for key in ("entropy", "max_weight", "self", "distance", "sink"):
+            values = [stats[i][key] for stats in per_line]
+            assert row[f"{key}_mean"] == pytest.approx(np.mean(values), rel=1e-6), key
+            assert row[f"{key}_std"] == pytest.approx(np.std(values), rel=1e-4, abs=1e-7), key
+
+
+def test_resident_tensors_give_the_checkpoint_rows_and_its_error(tiny_bert: Path) -> None:
+    from attnviz.errors import ModelError
+    from attnviz.models.scratch.tensors import Resident
+    from attnviz.models.scratch.weights import Checkpoint
+
+    checkpoint = Checkpoint(tiny_bert)
+    resident = Resident(checkpoint)
+    table = next(name for name in checkpoint.names() if name.endswith("word_embeddings.weight"))
+    ids = np.array([5, 3, 5, 0, 17])
+    for _ in range(2):  # read, then from memory
+        np.testing.assert_array_equal(resident.rows(table, ids), checkpoint.rows(table, ids))
+    bias = next(name for name in checkpoint.names() if name.endswith("LayerNorm.bias"))
+    assert resident.read(bias) is resident.read(bias)
+    too_big = np.array([checkpoint.shape(table)[0]])
+    with pytest.raises(ModelError) as theirs:
+        checkpoint.rows(table, too_big)
+    with pytest.raises(ModelError) as ours:
+        resident.rows(table, too_big)
+    assert str(ours.value) == str(theirs.value)
+
+
 def test_two_workers_give_exactly_the_numbers_of_one(tmp_path: Path) -> None:
     corpus = write_lines(tmp_path / "c.txt", TEXTS * 3)
     args = ["stats", "--corpus", str(corpus), "--json", "--batch", "2", *RANDOM]

@@ -17,6 +17,7 @@ from attnviz.errors import UsageError
 from attnviz.models import packed, run
 from attnviz.models.engine import Engine
 from attnviz.models.scratch.engine import ScratchEngine
+from attnviz.models.scratch.tensors import Resident
 from attnviz.models.tokens import Tokens, check_text
 
 GROUP_BYTES = 64 * 2**20  # attention weights of one packed group of texts
@@ -76,6 +77,8 @@ class Session:
             # Every text runs every layer: read each layer's weights from the file once, not
             # once per text (the default reader re-reads them to keep one layer in memory).
             self.loaded.model.keep_layers()
+            if self.loaded.model.config.arch in packed.PACKED:  # and their embedding tables (tensors.py)
+                self.loaded.model.tensors = Resident(self.loaded.model.tensors)
 
     def attention(self, text: str) -> Attention:
         """Every layer and head of the model on `text`."""

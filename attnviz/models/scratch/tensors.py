@@ -45,3 +45,35 @@ def find_prefix(tensors: Tensors, first: str, where: str) -> str:
         if prefix + first in names:
             return prefix
     raise ModelError(f"'{where}' does not hold the weights this config describes (no '{first}')")
+
+
+class Resident:
+    """A model's tensors with its embedding tables and 1-D tensors (norms, biases) kept in memory
+    once read: many texts through one model (corpus runs) then read each once, not per text.
+
+    For models whose tables are small beside their layers (BERT, GPT-2: 47 MB for MiniLM's
+    vocabulary); an 8B model's 2 GB table is better read a few rows at a time."""
+
+    def __init__(self, tensors: Tensors) -> None:
+        self.tensors = tensors
+        self._kept: dict[str, np.ndarray] = {}
+
+    def names(self) -> set[str]:
+        return self.tensors.names()
+
+    def read(self, name: str) -> np.ndarray:
+        kept = self._kept.get(name)
+        if kept is not None:
+            return kept
+        tensor = self.tensors.read(name)
+        if tensor.ndim == 1:  # the layers' matrices are kept by `Transformer.keep_layers`, after their transpose
+            self._kept[name] = tensor
+        return tensor
+
+    def rows(self, name: str, index: np.ndarray) -> np.ndarray:
+        table = self._kept.get(name)
+        if table is None:
+            table = self._kept[name] = self.tensors.read(name)
+        if index.size and (index.min() < 0 or index.max() >= len(table)):
+            raise ModelError(f"token id {int(index.max())} is outside the embedding table '{name}' ({len(table)} rows)")
+        return table[index]
