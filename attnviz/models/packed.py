@@ -3,14 +3,17 @@
 A sentence is ~30 tokens: its matrix products are too small to run a CPU at speed. Here the
 tokens of a whole batch of texts are stacked into one (tokens, d_model) matrix, so each
 projection and feed-forward layer is one large product, while attention still runs inside each
-text (`scratch.attention`, with its own positions and mask). The last asked layer stops once it
+text (the formula of `scratch.attention`, with each text's own positions and mask). The texts are
+stacked shortest first, so that texts of equal length sit side by side and attend as one
+(texts, heads, n, n) stack rather than one text at a time. The last asked layer stops once it
 has its weights: its values, output projection and feed-forward layer would be thrown away.
-The blocks are wired as in `scratch.Transformer.forward`; a test holds the two equal.
+The blocks are wired as in `scratch.Transformer.forward`, with the same operations in the same
+order (bias and residual added in place); a test holds the two equal.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 
 import numpy as np
 
@@ -19,31 +22,69 @@ from attnviz.models import scratch
 PACKED = ("bert", "gpt2")  # architectures whose block is wired here as in scratch.py
 
 
-def _attend(x: np.ndarray, p: dict[str, np.ndarray], n_head: int, spans: list[slice], causal: bool,
-            weights_only: bool) -> tuple[np.ndarray | None, list[np.ndarray]]:  # fmt: skip
-    """Multi-head attention of each text in the stack: (output (tokens, d_model) or None, weights per text)."""
-    q = x @ p["wq"] + p["bq"]  # (tokens, d_model) for the whole stack
-    k = x @ p["wk"] + p["bk"]
-    v = None if weights_only else x @ p["wv"] + p["bv"]
+def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x·W + b, the bias added in place: no second (tokens, width) array."""
+    y = x @ w
+    y += b
+    return y
+
+
+def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    """`scratch.layer_norm` in place on x: the same operations in the same order."""
+    mean = x.mean(axis=-1, keepdims=True)
+    x -= mean
+    var = np.square(x).mean(axis=-1, keepdims=True)
+    x /= np.sqrt(var + np.float32(eps))
+    x *= g
+    x += b
+    return x
+
+
+def _heads(x: np.ndarray, texts: int, n: int, n_head: int) -> np.ndarray:
+    """(texts·n, d_model) rows of equal-length texts -> (texts, heads, n, d_k), a view."""
+    return x.reshape(texts, n, n_head, x.shape[-1] // n_head).transpose(0, 2, 1, 3)
+
+
+def _attend(
+    x: np.ndarray, p: dict[str, np.ndarray], n_head: int, runs: list[tuple[int, int, int]], causal: bool,
+    weights_only: bool,
+) -> tuple[np.ndarray | None, list[np.ndarray]]:  # fmt: skip
+    """Multi-head attention of each text in the stack: (output (tokens, d_model) or None, the
+    weights (texts, heads, n, n) of each run of equal-length texts)."""
+    q = _linear(x, p["wq"], p["bq"])  # (tokens, d_model) for the whole stack
+    k = _linear(x, p["wk"], p["bk"])
+    v = None if weights_only else _linear(x, p["wv"], p["bv"])
     merged = None if weights_only else np.empty_like(q)
     weights = []
-    for span in spans:
-        n = span.stop - span.start
-        mask = scratch.causal_mask(n) if causal else None
-        qs, ks = scratch.split_heads(q[span], n_head), scratch.split_heads(k[span], n_head)  # (heads, n, d_k)
-        if weights_only:
-            scores = qs @ ks.transpose(0, 2, 1) / np.float32(np.sqrt(qs.shape[-1]))  # (heads, query, key)
-            if mask is not None:
-                np.copyto(scores, np.float32(-np.inf), where=~mask)
-            weights.append(scratch.softmax(scores))
-            continue
-        assert v is not None and merged is not None
-        z, w = scratch.attention(qs, ks, scratch.split_heads(v[span], n_head), mask)
-        merged[span] = scratch.merge_heads(z)  # (n, d_model)
+    for start, texts, n in runs:
+        rows = slice(start, start + texts * n)
+        qs, ks = _heads(q[rows], texts, n, n_head), _heads(k[rows], texts, n, n_head)  # (texts, heads, n, d_k)
+        scores = qs @ ks.swapaxes(-1, -2)  # (texts, heads, query, key)
+        scores /= np.float32(math.sqrt(qs.shape[-1]))
+        if causal:
+            np.copyto(scores, np.float32(-np.inf), where=~scratch.causal_mask(n))
+        w = scratch.softmax(scores)
         weights.append(w)
+        if v is not None and merged is not None:
+            z = w @ _heads(v[rows], texts, n, n_head)  # (texts, heads, n, d_k)
+            merged[rows] = z.transpose(0, 2, 1, 3).reshape(texts * n, -1)  # heads merged: (texts·n, d_model)
     if merged is None:
         return None, weights
-    return merged @ p["wo"] + p["bo"], weights
+    return _linear(merged, p["wo"], p["bo"]), weights
+
+
+def _runs(lengths: list[int]) -> list[tuple[int, int, int]]:
+    """(first row, texts, length) of each run of equal lengths in a sorted list of lengths."""
+    runs: list[tuple[int, int, int]] = []
+    row = 0
+    for n in lengths:
+        if runs and runs[-1][2] == n:
+            start, texts, _ = runs[-1]
+            runs[-1] = (start, texts + 1, n)
+        else:
+            runs.append((row, 1, n))
+        row += n
+    return runs
 
 
 def forward_packed(
@@ -53,27 +94,38 @@ def forward_packed(
     c = model.config
     if c.arch not in PACKED:
         raise ValueError(f"no packed forward for '{c.arch}'")
-    bounds = np.cumsum([0, *(len(ids) for ids in sequences)])
-    spans = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
-    x = np.concatenate([model.embed(ids) for ids in sequences])  # (all tokens, d_model)
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))  # equal lengths side by side
+    runs = _runs([len(sequences[i]) for i in order])
+    x = np.concatenate([model.embed(sequences[i]) for i in order])  # (all tokens, d_model)
     kept: list[dict[int, np.ndarray]] = [{} for _ in sequences]
     last = max(layers)
     for i in range(last + 1):
         p = model.layer(i)
         final = i == last
         if c.arch == "gpt2":  # pre-norm: x + f(LN(x))
-            a, weights = _attend(scratch.layer_norm(x, p["ln1_g"], p["ln1_b"], c.eps), p, c.n_head, spans, True, final)
+            a, weights = _attend(scratch.layer_norm(x, p["ln1_g"], p["ln1_b"], c.eps), p, c.n_head, runs, True, final)
             if not final:
-                x = x + a
-                h = scratch.gelu(scratch.layer_norm(x, p["ln2_g"], p["ln2_b"], c.eps) @ p["w1"] + p["b1"], c.activation)
-                x = x + (h @ p["w2"] + p["b2"])
+                assert a is not None
+                a += x
+                x = a
+                h = scratch.gelu(_linear(scratch.layer_norm(x, p["ln2_g"], p["ln2_b"], c.eps), p["w1"], p["b1"]),
+                                 c.activation)  # fmt: skip
+                x += _linear(h, p["w2"], p["b2"])
         else:  # post-norm: LN(x + f(x))
-            a, weights = _attend(x, p, c.n_head, spans, False, final)
+            a, weights = _attend(x, p, c.n_head, runs, False, final)
             if not final:
-                x = scratch.layer_norm(x + a, p["ln1_g"], p["ln1_b"], c.eps)
-                h = scratch.gelu(x @ p["w1"] + p["b1"], c.activation)
-                x = scratch.layer_norm(x + h @ p["w2"] + p["b2"], p["ln2_g"], p["ln2_b"], c.eps)
+                assert a is not None
+                a += x
+                x = _layer_norm(a, p["ln1_g"], p["ln1_b"], c.eps)
+                h = scratch.gelu(_linear(x, p["w1"], p["b1"]), c.activation)
+                y = h @ p["w2"]
+                y += x  # x + h·W2 + b2, in that order, as bert.py adds them
+                y += p["b2"]
+                x = _layer_norm(y, p["ln2_g"], p["ln2_b"], c.eps)
         if i in layers:
-            for store, w in zip(kept, weights, strict=True):
-                store[i] = w
+            text = 0
+            for w in weights:
+                for one in w:  # (heads, n, n), a view of its run's stack
+                    kept[order[text]][i] = one
+                    text += 1
     return kept
