@@ -381,8 +381,12 @@ def test_packed_forward_equals_one_text_at_a_time(family: str, request: pytest.F
 
     folder = request.getfixturevalue(family)
     model, tokenizer = scratch.load(folder), load_tokenizer(folder)
-    texts = ["The cat sat on the mat because it was comfortable.", "def add(a, b): return a + b", "A tokenizer"]
+    texts = [
+        "The cat sat on the mat because it was comfortable.", "def add(a, b): return a + b", "A tokenizer",
+        "The mat sat on the cat because it was comfortable.", "It was comfortable because the cat sat on the mat.",
+    ]  # fmt: skip
     ids = [encode(tokenizer, text, 64).ids for text in texts]
+    assert len(ids[0]) == len(ids[3]) != len(ids[2])  # a run of equal lengths, stacked apart from the others
     together = packed.forward_packed(model, ids, [0, 1])
     for one, kept in zip(ids, together, strict=True):
         alone, _ = model.forward(one, [0, 1])
@@ -390,7 +394,7 @@ def test_packed_forward_equals_one_text_at_a_time(family: str, request: pytest.F
             assert kept[layer].shape == (4, len(one), len(one))
             np.testing.assert_allclose(kept[layer], alone[layer], rtol=0, atol=1e-6)
     only_first = packed.forward_packed(model, ids, [0])
-    assert [list(k) for k in only_first] == [[0]] * 3
+    assert [list(k) for k in only_first] == [[0]] * len(texts)
 
 
 # --- progress and Ctrl-C --------------------------------------------------------------------------
