@@ -134,6 +134,7 @@ def test_float32_erf_and_gelu_stay_float32_and_exact_to_a_few_ulps() -> None:
     assert gelu.dtype == np.float32
     assert np.abs(gelu - exact_gelu).max() < 4e-6  # a few float32 ulps of 8
     assert scratch.gelu(np.float32([0.0]), "gelu")[0] == 0.0
+    assert scratch.gelu(np.float32([-3.0]), "gelu")[0] < 0  # x·Φ(x) is negative below 0
 
 
 def test_random_model_is_seeded_and_sized() -> None:

@@ -13,45 +13,53 @@ _P = 0.3275911
 _COEFFS = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)  # P's, highest power first
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, a few 1e-7 more in float32): numpy has no
-    erf, and scipy's import alone costs more than this whole engine's start-up.
-
-    Computed in x's own dtype, in place on two scratch arrays: a BERT feed-forward layer feeds
-    it 1,536 values per token, and float64 temporaries made it cost more than the layer's
-    matrix products."""
-    dtype = x.dtype.type
-    a = np.abs(x)
-    t = a * dtype(_P)
+def _erfc(u: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """scale·erfc(u) for u ≥ 0, as a new array in u's dtype: t·P(t)·exp(-u²), the scale folded
+    into P's coefficients. In place on two scratch arrays: a BERT feed-forward layer feeds it
+    1,536 values per token, and float64 temporaries made it cost more than the layer's products."""
+    dtype = u.dtype.type
+    t = u * dtype(_P)
     t += 1
     np.reciprocal(t, out=t)
-    y = t * dtype(_COEFFS[0])
+    y = t * dtype(scale * _COEFFS[0])
     for c in _COEFFS[1:]:  # Horner: ((c0·t + c1)·t + …)·t
-        y += dtype(c)
+        y += dtype(scale * c)
         y *= t
-    np.square(a, out=a)
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    y *= a
+    e = np.square(u)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    y *= e
+    return y
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, a few 1e-7 more in float32), in x's own
+    dtype: numpy has no erf, and scipy's import alone costs more than this whole engine's start-up."""
+    y = _erfc(np.abs(x))
     np.subtract(1, y, out=y)
     return np.copysign(y, x, out=y)  # erf is odd
 
 
 def gelu(x: np.ndarray, kind: str) -> np.ndarray:
-    """GELU, exact (erf) or GPT-2's tanh approximation ("gelu_new"), a block at a time: a
-    block's scratch arrays stay in a core's cache, where a sweep over a whole (tokens, 4·d_model)
-    array per step waits on memory (2x slower on a busy machine)."""
+    """GELU, exact (x·Φ(x), Φ the normal distribution) or GPT-2's tanh approximation
+    ("gelu_new"), a block at a time: a block's scratch arrays stay in a core's cache, where a
+    sweep over a whole (tokens, 4·d_model) array per step waits on memory (2x slower on a busy
+    machine)."""
     out = np.empty_like(x)
     flat, flat_out = x.reshape(-1), out.reshape(-1)
     for start in range(0, flat.size, BLOCK):
-        block = flat[start : start + BLOCK]
+        block, into = flat[start : start + BLOCK], flat_out[start : start + BLOCK]
         if kind == "gelu_new":
             y = 1.0 + np.tanh(np.float32(math.sqrt(2.0 / math.pi)) * (block + 0.044715 * block**3))
-        else:
-            y = erf(block * block.dtype.type(1 / math.sqrt(2.0)))  # 0.5·x·(1 + erf(x/√2))
-            y += 1
-        y *= block
-        np.multiply(y, 0.5, out=flat_out[start : start + BLOCK])
+            y *= block
+            np.multiply(y, 0.5, out=into)
+            continue
+        # x·Φ(x) = max(x, 0) - |x|·Φ(-|x|), and Φ(-a) = erfc(a/√2)/2: no sign to restore
+        a = np.abs(block)
+        tail = _erfc(a * a.dtype.type(1 / math.sqrt(2.0)), 0.5)
+        tail *= a
+        np.maximum(block, 0, out=into)
+        into -= tail
     return out
 
 
