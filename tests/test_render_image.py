@@ -133,6 +133,20 @@ def test_head_draws_that_heads_weights_with_labelled_axes(tmp_path: Path) -> Non
     assert rendered.figure.axes[1].get_ylabel() == "attention weight"  # the colour bar
 
 
+def test_zoomed_views_label_tokens_with_their_positions_in_the_text(tmp_path: Path) -> None:
+    """After --tokens 3-6 the axes say where each token sits, as the terminal does (issue 9)."""
+    from attnviz.analysis.select import token_range
+
+    attn = token_range(make_attention(2, 3, layers=(4, 5), heads=(9, 10, 11)), "3-6")
+    want = [f"{p} {t}" for p, t in zip(range(3, 7), TOKENS[3:7], strict=True)]
+    head = image.render_head(attn, tmp_path / "h.png", layer=5, head=11).figure.axes[0]
+    assert [t.get_text() for t in head.get_xticklabels()] == want
+    assert [t.get_text() for t in head.get_yticklabels()] == want
+    grid = figure_texts(image.render_grid(attn, tmp_path / "g.svg"))
+    assert set(want) <= set(grid)
+    assert not set(TOKENS) & set(grid)  # every label numbered, none bare
+
+
 def test_head_values_write_each_cells_number(tmp_path: Path) -> None:
     attn = make_attention(1, 1)
     rendered = image.render_head(attn, tmp_path / "v.png", values=True)

@@ -35,7 +35,7 @@ from attnviz.render.figure import (
     text_width_pt,
     token_label,
 )
-from attnviz.render.labels import head_name, kv_legend, measure_label, stack_title
+from attnviz.render.labels import head_name, kv_legend, measure_label, numbered_tokens, stack_title
 from attnviz.render.mosaic import MosaicLayout, compose, grid_slots, pool_blocks
 from attnviz.render.panels import (
     CAPTION_PT,
@@ -119,7 +119,7 @@ def render_head(
     vmin, vmax = colour_range(matrix, diverging=diverging)
     with quiet_glyphs():
         row = draw_row(
-            [Panel("", matrix, attn.tokens, attn.key_tokens)],
+            [Panel("", matrix, *numbered_tokens(attn))],
             out,
             colormap=colormap,
             dpi=dpi,
@@ -229,8 +229,9 @@ def render_grid(
     panel_in = clamp(n * 0.11, 1.0, 2.2)
     title_pt = clamp(panel_in * 72 * 0.085, 6.0, 9.0)
     label_pt = clamp(panel_in * 72 / n * 0.8, 5.5, 7.5)
-    labels = [token_label(t) for t in attn.tokens]
-    key_labels = [token_label(t) for t in attn.key_tokens]  # = labels, but in cross-attention
+    queries, keys = numbered_tokens(attn)  # numbered when zoomed
+    labels = [token_label(t) for t in queries]
+    key_labels = [token_label(t) for t in keys]  # = labels, but in cross-attention
     label_in = text_width_pt(labels + key_labels, label_pt) / 72 + 0.06
     about, notes = _captions(attn)
     kv = kv_legend(attn)

@@ -172,6 +172,19 @@ def positions_of(offset: int | Sequence[int], n: int) -> tuple[int, ...]:
     return given + tuple(range(start, start + n - len(given)))  # labels past the given ones
 
 
+def numbered_tokens(attn: Attention) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Query and key tokens for a matrix's axes. A zoomed side (positions other than 0, 1,
+    2, …) leads each token with its position in the full text, as the terminal does."""
+
+    def side(tokens: Sequence[str], positions: Sequence[int]) -> tuple[str, ...]:
+        if tuple(positions) == tuple(range(len(tokens))):
+            return tuple(tokens)
+        return tuple(f"{p} {t}" for p, t in zip(positions, tokens, strict=True))
+
+    keys = attn.positions if attn.is_self else range(attn.key_offset, attn.key_offset + attn.n_keys)
+    return side(attn.tokens, attn.positions), side(attn.key_tokens, keys)
+
+
 _STACKS = {
     "encoder": "encoder self-attention (source × source)",
     "decoder": "decoder self-attention (target × target, causal)",

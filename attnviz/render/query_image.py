@@ -31,7 +31,16 @@ from attnviz.render.figure import (
     text_width_pt,
     token_label,
 )
-from attnviz.render.labels import head_name, kv_legend, measure_label, plural, positions_of, safe_label, stack_title
+from attnviz.render.labels import (
+    head_name,
+    kv_legend,
+    measure_label,
+    numbered_tokens,
+    plural,
+    positions_of,
+    safe_label,
+    stack_title,
+)
 from attnviz.render.mosaic import top_keys
 from attnviz.render.panels import CAPTION_PT, HEADER_PT, MARGIN_IN, MARK_COLOR, draw_header, draw_row, header_lines
 
@@ -165,7 +174,7 @@ def _one_head(
 ) -> tuple[Figure, Panel]:
     """The head's heatmap with the query's row outlined, its ranked bars to the right."""
     matrix = attn.weights[0, 0]
-    panel = Panel("", matrix, attn.tokens, attn.key_tokens, ((query,), ())).checked()
+    panel = Panel("", matrix, *numbered_tokens(attn), ((query,), ())).checked()
     n = max(matrix.shape)
     vmin, vmax = colour_range(matrix, diverging=False)
     # the bars take the heatmap's colours, so that the colour bar reads for both
