@@ -166,3 +166,18 @@ def test_compare_page(browser: Any, seed: tuple[Path, Attention], tmp_path: Path
         page.keyboard.press("3")
         assert distinct_colours(page.screenshot()) > 40
         watched.check_clean()
+
+
+def test_query_page_opens_on_the_text_coloured_by_that_word(browser: Any, tmp_path: Path) -> None:
+    """`show --query it -o page.html` opens on "it": the text view, "it" outlined (issue 9)."""
+    path = tmp_path / "it.html"
+    result = invoke(["show", SEED, "--layer", "5", "--head", "11", "--query", "it", "-o", str(path)])
+    ok(result)
+    assert 'opens on query 8 "it"' in result.stderr
+    with open_page(browser, path) as watched:
+        page = watched.page
+        wait_ready(page)
+        assert page.evaluate("window.attnviz.view") == "text"
+        assert page.locator("#view-text span.tok.query").all_inner_texts() == ["it"]
+        assert "query 8 “it”" in page.locator("body").inner_text()
+        watched.check_clean()

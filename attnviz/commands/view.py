@@ -136,7 +136,7 @@ def show(
         stacks = [pick_stack(stacks, common.stack)]
     # a bad --tokens or --query fails before --save writes anything
     shown = [common.hygiene(a) for a in stacks]
-    picked = _query_rows(shown, query) if query is not None and not json_out and not is_page(output) else None
+    picked = _query_rows(shown, query) if query is not None and not json_out else None
     if save is not None:
         stacks[0].save(save)
         info(f"saved {plural(len(stacks[0].layers), 'layer')} × {plural(len(stacks[0].heads), 'head')} to {save}")
@@ -147,8 +147,10 @@ def show(
         from attnviz.render import html
 
         attn = shown[0]
-        html.write_page(html.attention_page(attn, cmap=cmap), output)
-        info(f"wrote {output} ({plural(len(attn.layers) * len(attn.heads), 'head')}, interactive)")
+        row = None if picked is None else picked[0]
+        html.write_page(html.attention_page(attn, cmap=cmap, query=row), output)
+        about = "" if row is None else f', opens on query {attn.positions[row]} "{safe_label(attn.tokens[row])}"'
+        info(f"wrote {output} ({plural(len(attn.layers) * len(attn.heads), 'head')}, interactive{about})")
         return
     from attnviz.analysis.tokens import mark_generated
 

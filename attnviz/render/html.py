@@ -68,8 +68,11 @@ class Map:
     head: int | None = None
 
 
-def attention_page(attn: Attention, *, cmap: str | None = None, compress: bool | None = None) -> str:
-    """The page for every layer × head `attn` holds."""
+def attention_page(
+    attn: Attention, *, cmap: str | None = None, compress: bool | None = None, query: int | None = None
+) -> str:
+    """The page for every layer × head `attn` holds; with `query` (a row), it opens on the
+    text view coloured by that token's weights."""
     queries = Side(attn.tokens, tuple(attn.special.tolist()), tuple(attn.generated.tolist()), attn.positions)
     key_positions = tuple(range(int(attn.key_offset), int(attn.key_offset) + attn.n_keys))
     keys = Side(attn.key_tokens, tuple(attn.key_special.tolist()), tuple(attn.key_generated.tolist()), key_positions)
@@ -89,6 +92,7 @@ def attention_page(attn: Attention, *, cmap: str | None = None, compress: bool |
         attn.measure if attn.measure != "weights" and not any(n.startswith(attn.measure) for n in attn.notes) else "",
         *attn.notes,
         f"{plural(len(attn.layers), 'layer')} × {plural(len(attn.heads), 'head')}",
+        "" if query is None else f"query {attn.positions[query]} “{attn.tokens[query]}”",
     ]
     return _page(
         title=f"attnviz · {attn.model or 'attention'}",
@@ -102,6 +106,7 @@ def attention_page(attn: Attention, *, cmap: str | None = None, compress: bool |
         diverging=False,
         cmap=cmap,
         compress=compress,
+        query=query,
     )
 
 
@@ -160,6 +165,7 @@ def _page(
     diverging: bool,
     cmap: str | None,
     compress: bool | None,
+    query: int | None = None,
 ) -> str:
     total = sum(m.matrix.size for m in maps)
     dtype = np.uint16 if total <= UINT16_LIMIT else np.uint8
@@ -180,6 +186,7 @@ def _page(
         "encoding": {"dtype": np.dtype(dtype).name, "compression": "deflate" if compress else "none"},
         "cmap": {"name": name, "lut": lut.tobytes().hex()},
         "maps": [_encode(m, dtype, compress) for m in maps],
+        "query": query,  # a row of the query sequence to open the text view on, or None
     }
     return _assemble(title, data)
 

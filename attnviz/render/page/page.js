@@ -67,7 +67,7 @@
   }
 
   // ---- state ------------------------------------------------------------------------------
-  const state = { view: "model", current: 0, selected: new Set([0]), hover: null, pinned: null, textQuery: null };
+  const state = { view: "model", current: 0, selected: new Set([0]), hover: null, pinned: null, textQuery: DATA.query ?? null };
   const mapAt = (row, col) => maps.find((m) => m.row === row && m.col === col);
   const rowMaps = (row) => maps.filter((m) => m.row === row).sort((a, b) => a.col - b.col);
   const sameTokens = (a, b) => a.qs === b.qs && a.ks === b.ks;
@@ -656,7 +656,7 @@
     });
     for (const tab of document.querySelectorAll("nav button")) tab.addEventListener("click", () => setView(tab.dataset.view));
     $("status").textContent = "";
-    setView("model");
+    setView(DATA.query == null ? "model" : "text"); // `show --query WORD -o page.html` opens on that word
     drawnAt = performance.now();
     document.body.dataset.ready = "true";
     let resizing = null;
