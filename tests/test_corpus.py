@@ -397,6 +397,26 @@ def test_packed_forward_equals_one_text_at_a_time(family: str, request: pytest.F
     assert [list(k) for k in only_first] == [[0]] * len(texts)
 
 
+@pytest.mark.parametrize("family", ["tiny_bert", "tiny_gpt2"])
+def test_a_workspace_reused_across_groups_changes_nothing(family: str, request: pytest.FixtureRequest) -> None:
+    from attnviz.models import packed, scratch
+    from attnviz.models.tokens import encode, load_tokenizer
+
+    folder = request.getfixturevalue(family)
+    model, tokenizer = scratch.load(folder), load_tokenizer(folder)
+    groups = [TEXTS[:4], TEXTS[4:5], TEXTS[:6]]  # larger, smaller, larger again than the workspace holds
+    ids = [[encode(tokenizer, text, 64).ids for text in group] for group in groups]
+    workspace = packed.Workspace()
+    shared = [packed.forward_packed(model, group, [0, 1], workspace) for group in ids]
+    first = [{layer: w.copy() for layer, w in kept.items()} for kept in shared[0]]
+    for group, got in zip(ids, shared, strict=True):
+        fresh = packed.forward_packed(model, group, [0, 1])
+        for a, b in zip(got, fresh, strict=True):
+            assert all(np.array_equal(a[layer], b[layer]) for layer in (0, 1))
+    for before, after in zip(first, shared[0], strict=True):  # later groups did not write over returned weights
+        assert all(np.array_equal(before[layer], after[layer]) for layer in (0, 1))
+
+
 # --- progress and Ctrl-C --------------------------------------------------------------------------
 
 

@@ -135,6 +135,11 @@ def test_float32_erf_and_gelu_stay_float32_and_exact_to_a_few_ulps() -> None:
     assert np.abs(gelu - exact_gelu).max() < 4e-6  # a few float32 ulps of 8
     assert scratch.gelu(np.float32([0.0]), "gelu")[0] == 0.0
     assert scratch.gelu(np.float32([-3.0]), "gelu")[0] < 0  # x·Φ(x) is negative below 0
+    for kind in ("gelu", "gelu_new"):  # in place, over more than one block: the same numbers
+        x = np.random.default_rng(1).normal(scale=3, size=(3, 100_000)).astype(np.float32)
+        expected = scratch.gelu(x, kind)
+        assert scratch.gelu(x, kind, out=x) is x
+        assert np.array_equal(x, expected)
 
 
 def test_random_model_is_seeded_and_sized() -> None:

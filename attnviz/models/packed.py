@@ -22,11 +22,28 @@ from attnviz.models import scratch
 PACKED = ("bert", "gpt2")  # architectures whose block is wired here as in scratch.py
 
 
-def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """x·W + b, the bias added in place: no second (tokens, width) array."""
-    y = x @ w
-    y += b
-    return y
+class Workspace:
+    """The arrays a packed forward writes its activations into, kept from one group of texts
+    to the next (grown to the largest): new arrays for every layer of every group made the
+    kernel fault in and zero fresh pages, 0.4 s of system time per 1,000 sentences. What the
+    forward returns (the attention weights) is never in here."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, rows: int, cols: int) -> np.ndarray:
+        """A (rows, cols) float32 array, its contents left from before."""
+        array = self._arrays.get(name)
+        if array is None or array.shape[0] < rows or array.shape[1] != cols:
+            array = self._arrays[name] = np.empty((rows, cols), np.float32)
+        return array[:rows]
+
+
+def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """x·W + b into `out`, the bias added in place."""
+    np.matmul(x, w, out=out)
+    out += b
+    return out
 
 
 def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
@@ -47,14 +64,15 @@ def _heads(x: np.ndarray, texts: int, n: int, n_head: int) -> np.ndarray:
 
 def _attend(
     x: np.ndarray, p: dict[str, np.ndarray], n_head: int, runs: list[tuple[int, int, int]], causal: bool,
-    weights_only: bool,
+    weights_only: bool, ws: Workspace, out: np.ndarray,
 ) -> tuple[np.ndarray | None, list[np.ndarray]]:  # fmt: skip
-    """Multi-head attention of each text in the stack: (output (tokens, d_model) or None, the
-    weights (texts, heads, n, n) of each run of equal-length texts)."""
-    q = _linear(x, p["wq"], p["bq"])  # (tokens, d_model) for the whole stack
-    k = _linear(x, p["wk"], p["bk"])
-    v = None if weights_only else _linear(x, p["wv"], p["bv"])
-    merged = None if weights_only else np.empty_like(q)
+    """Multi-head attention of each text in the stack: (output (tokens, d_model) in `out` or
+    None, the weights (texts, heads, n, n) of each run of equal-length texts)."""
+    shape = x.shape
+    q = _linear(x, p["wq"], p["bq"], ws.get("q", *shape))  # (tokens, d_model) for the whole stack
+    k = _linear(x, p["wk"], p["bk"], ws.get("k", *shape))
+    v = None if weights_only else _linear(x, p["wv"], p["bv"], ws.get("v", *shape))
+    merged = None if weights_only else ws.get("merged", *shape)
     weights = []
     for start, texts, n in runs:
         rows = slice(start, start + texts * n)
@@ -70,7 +88,7 @@ def _attend(
             merged[rows] = z.transpose(0, 2, 1, 3).reshape(texts * n, -1)  # heads merged: (texts·n, d_model)
     if merged is None:
         return None, weights
-    return _linear(merged, p["wo"], p["bo"]), weights
+    return _linear(merged, p["wo"], p["bo"], out), weights
 
 
 def _runs(lengths: list[int]) -> list[tuple[int, int, int]]:
@@ -88,40 +106,43 @@ def _runs(lengths: list[int]) -> list[tuple[int, int, int]]:
 
 
 def forward_packed(
-    model: scratch.Transformer, sequences: list[np.ndarray], layers: list[int]
+    model: scratch.Transformer, sequences: list[np.ndarray], layers: list[int], workspace: Workspace | None = None
 ) -> list[dict[int, np.ndarray]]:
-    """For each token-id sequence, {layer: (heads, query, key)} of the asked layers."""
+    """For each token-id sequence, {layer: (heads, query, key)} of the asked layers. A
+    `workspace` kept from call to call saves allocating the activations again."""
     c = model.config
     if c.arch not in PACKED:
         raise ValueError(f"no packed forward for '{c.arch}'")
+    ws = workspace or Workspace()
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))  # equal lengths side by side
     runs = _runs([len(sequences[i]) for i in order])
-    x = np.concatenate([model.embed(sequences[i]) for i in order])  # (all tokens, d_model)
+    tokens, d = sum(len(ids) for ids in sequences), c.d_model
+    x = np.concatenate([model.embed(sequences[i]) for i in order], out=ws.get("x0", tokens, d))
+    free = [ws.get("x1", tokens, d), ws.get("x2", tokens, d)]  # the two (tokens, d_model) arrays x is not in
     kept: list[dict[int, np.ndarray]] = [{} for _ in sequences]
     last = max(layers)
     for i in range(last + 1):
         p = model.layer(i)
         final = i == last
+        hidden = None if final else ws.get("h", tokens, p["w1"].shape[1])
         if c.arch == "gpt2":  # pre-norm: x + f(LN(x))
-            a, weights = _attend(scratch.layer_norm(x, p["ln1_g"], p["ln1_b"], c.eps), p, c.n_head, runs, True, final)
-            if not final:
-                assert a is not None
-                a += x
-                x = a
-                h = scratch.gelu(_linear(scratch.layer_norm(x, p["ln2_g"], p["ln2_b"], c.eps), p["w1"], p["b1"]),
-                                 c.activation)  # fmt: skip
-                x += _linear(h, p["w2"], p["b2"])
+            normed = _layer_norm(_copy(x, free[0]), p["ln1_g"], p["ln1_b"], c.eps)
+            a, weights = _attend(normed, p, c.n_head, runs, True, final, ws, free[1])
+            if a is not None and hidden is not None:
+                x += a
+                normed = _layer_norm(_copy(x, free[0]), p["ln2_g"], p["ln2_b"], c.eps)
+                h = scratch.gelu(_linear(normed, p["w1"], p["b1"], hidden), c.activation, out=hidden)
+                x += _linear(h, p["w2"], p["b2"], free[1])
         else:  # post-norm: LN(x + f(x))
-            a, weights = _attend(x, p, c.n_head, runs, False, final)
-            if not final:
-                assert a is not None
+            a, weights = _attend(x, p, c.n_head, runs, False, final, ws, free[0])
+            if a is not None and hidden is not None:
                 a += x
-                x = _layer_norm(a, p["ln1_g"], p["ln1_b"], c.eps)
-                h = scratch.gelu(_linear(x, p["w1"], p["b1"]), c.activation)
-                y = h @ p["w2"]
+                x, free = _layer_norm(a, p["ln1_g"], p["ln1_b"], c.eps), [x, free[1]]
+                h = scratch.gelu(_linear(x, p["w1"], p["b1"], hidden), c.activation, out=hidden)
+                y = np.matmul(h, p["w2"], out=free[0])
                 y += x  # x + h·W2 + b2, in that order, as bert.py adds them
                 y += p["b2"]
-                x = _layer_norm(y, p["ln2_g"], p["ln2_b"], c.eps)
+                x, free = _layer_norm(y, p["ln2_g"], p["ln2_b"], c.eps), [x, free[1]]
         if i in layers:
             text = 0
             for w in weights:
@@ -129,3 +150,8 @@ def forward_packed(
                     kept[order[text]][i] = one
                     text += 1
     return kept
+
+
+def _copy(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.copyto(out, x)
+    return out

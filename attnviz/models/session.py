@@ -73,6 +73,7 @@ class Session:
             self.source, self.engine, spec.random, device=spec.device, dtype=spec.dtype,
             device_map=spec.device_map, trust_remote_code=spec.trust_remote_code,
         )  # fmt: skip
+        self.workspace = packed.Workspace()  # the packed forward's activations, reused group after group
         if isinstance(self.loaded, ScratchEngine):
             # Every text runs every layer: read each layer's weights from the file once, not
             # once per text (the default reader re-reads them to keep one layer in memory).
@@ -122,7 +123,7 @@ class Session:
         assert isinstance(engine, ScratchEngine)
         layers, heads = list(range(engine.n_layers)), list(range(engine.n_heads))
         with one_thread(engine):
-            kept = packed.forward_packed(engine.model, [item.tokens.ids for item in group], layers)
+            kept = packed.forward_packed(engine.model, [item.tokens.ids for item in group], layers, self.workspace)
         return [
             run.assemble(engine, item.tokens, run._stack(weights, layers, heads, engine.n_heads), layers, heads,
                          self.source.name, item.text)

@@ -40,12 +40,12 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.copysign(y, x, out=y)  # erf is odd
 
 
-def gelu(x: np.ndarray, kind: str) -> np.ndarray:
+def gelu(x: np.ndarray, kind: str, out: np.ndarray | None = None) -> np.ndarray:
     """GELU, exact (x·Φ(x), Φ the normal distribution) or GPT-2's tanh approximation
     ("gelu_new"), a block at a time: a block's scratch arrays stay in a core's cache, where a
     sweep over a whole (tokens, 4·d_model) array per step waits on memory (2x slower on a busy
-    machine)."""
-    out = np.empty_like(x)
+    machine). `out` (contiguous, x's shape; x itself is fine) saves a new array."""
+    out = np.empty_like(x) if out is None else out
     flat, flat_out = x.reshape(-1), out.reshape(-1)
     for start in range(0, flat.size, BLOCK):
         block, into = flat[start : start + BLOCK], flat_out[start : start + BLOCK]
