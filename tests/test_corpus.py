@@ -141,10 +141,13 @@ def test_stats_corpus_on_a_transformers_model_equals_stats_per_line(tiny_bert: P
         assert row["entropy_std"] == pytest.approx(np.std(values), rel=1e-7, abs=1e-12)
 
 
-def test_stats_corpus_on_a_checkpoint_equals_stats_per_line(tiny_bert: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("family", ["tiny_bert", "tiny_gpt2"])
+def test_stats_corpus_on_a_checkpoint_equals_stats_per_line(
+    family: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """The scratch engine's corpus path (tables kept in memory, texts packed) on a real checkpoint."""
     corpus = write_lines(tmp_path / "c.txt", TEXTS)
-    model = ["--model", str(tiny_bert), "--engine", "scratch"]
+    model = ["--model", str(request.getfixturevalue(family)), "--engine", "scratch"]
     rows = json_of(["stats", "--corpus", str(corpus), "--json", "--workers", "1", *model])
     per_line = [json_of(["stats", text, "--json", *model]) for text in TEXTS]
     for i, row in enumerate(rows):
