@@ -6,6 +6,9 @@ Writes deterministic sentences of 10–30 words to bench/out/, runs each configu
 process (bench/measure.py: wall time from spawn to exit, peak RSS) and prints sentences per
 second, the scratch/hf throughput ratio (target ≥ 3×) and the peak-memory ratio of --big lines
 to --lines lines with the scratch engine (target ≤ 1.1×).
+
+Both engines run as `stats --corpus` runs them: one thread per worker process (torch's default
+of one per core made the hf engine six times slower on a busy 2-core machine, so one is hf's best).
 """
 
 from __future__ import annotations
