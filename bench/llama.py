@@ -7,7 +7,8 @@
 (b) Llama-3-8B's shapes (32 layers, d_model 4096, 32 heads, 8 key/value heads, MLP 14336,
     vocabulary 128256, llama3 RoPE scaling), random bfloat16 weights in sharded safetensors
     (built once, shard by shard, cached under bench/out/), 128 tokens, all layers to .npz:
-    scratch peak memory < 4 GB, and scratch time / hf `--dtype bfloat16` time <= 1.0x. The hf
+    scratch peak memory < 4 GB, and scratch time / hf `--dtype bfloat16` time <= 1.0x, each run
+    after reading the shards once (both start with the checkpoint in the page cache). The hf
     side holds the 16 GB of weights: it runs only when 20 GB are available (else it is skipped
     and the table says so).
 
@@ -158,6 +159,15 @@ def measure(argv: list[str], repeat: int) -> Samples:
     return samples
 
 
+def warm(folder: Path) -> None:
+    """Read every shard once, so that each engine starts with the checkpoint in the page
+    cache: whichever ran second would otherwise find the first one's reads there."""
+    for shard in sorted(folder.glob("*.safetensors")):
+        with shard.open("rb", buffering=0) as f:
+            while f.read(1 << 24):
+                pass
+
+
 def available_memory() -> int:
     with open("/proc/meminfo", encoding="ascii") as f:
         fields = dict(line.split(":", 1) for line in f)
@@ -193,6 +203,7 @@ def main() -> None:
         out = OUT / "llama8b"
         out.mkdir(parents=True, exist_ok=True)
         run = [ATTNVIZ, "show", "--file", str(text), "--model", str(big), "--max-tokens", "128"]
+        warm(big)
         scratch = measure([*run, "--engine", "scratch", "--save", str(out / "scratch.npz")], 1)
         rows.append(row("Llama-3-8B shapes, 128 tokens → .npz, peak memory", f"scratch {scratch.peak / GB:.2f} GB",
                         "4 GB", scratch.peak / (4 * GB), "< 1.0× (4 GB)", scratch.peak < 4 * GB))  # fmt: skip
@@ -203,6 +214,7 @@ def main() -> None:
             rows.append(row("Llama-3-8B shapes, 128 tokens → .npz, time", f"scratch {scratch.median:.1f} s",
                             f"hf bf16 not run ({why})", None, "≤ 1.0×", None))  # fmt: skip
         else:
+            warm(big)
             hf = measure([*run, "--engine", "hf", "--dtype", "bfloat16", "--save", str(out / "hf.npz")], 1)
             ratio = scratch.median / hf.median
             rows.append(row("Llama-3-8B shapes, 128 tokens → .npz, time", f"scratch {scratch.median:.1f} s",
