@@ -80,6 +80,14 @@ def test_importing_the_cli_loads_no_heavy_module() -> None:
     assert proc.stdout.strip() == "[]"
 
 
+def test_help_loads_neither_numpy_nor_rich_console() -> None:
+    """`attnviz --help` starts within 2x of `import typer, rich`: numpy alone costs more than that."""
+    code = "import sys, attnviz.cli; print(sorted(m for m in ('numpy', 'rich.console') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
 def test_help_loads_no_heavy_module(tmp_path: Path) -> None:
     code, loaded, proc = probe(["--help"], tmp_path)
     assert code == 0

@@ -4,7 +4,6 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 
 if TYPE_CHECKING:
@@ -256,6 +255,8 @@ def rollout(
         raise UsageError(f"rollout multiplies attention weights, and this file holds {whole.measure}")
     matrix = compute(whole, fusion)
     if common.tokens:
+        import numpy as np  # here, not at the top: `attnviz --help` must not pay for numpy
+
         keep = window(whole, attn.positions[0], attn.positions[-1])
         matrix = matrix[np.ix_(keep, keep)]
     if json_out:
