@@ -217,6 +217,26 @@ def test_cell_colour_is_the_colormap_of_its_value() -> None:
     assert grid[brightest] == (253, 231, 37)  # the top of viridis
 
 
+def test_painting_looks_each_colour_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """72 thumbnails hold thousands of pixels but at most 256 colours: the colormap is asked
+    once per colour (per-pixel lookups cost a tenth of `show --load`), the picture unchanged."""
+    from attnviz.render import canvas
+
+    attn = make_attention(layers=tuple(range(6)), heads=12)
+    before = render(Overview(attn), 120, "truecolor")
+    calls = 0
+    lookup = canvas.colour
+
+    def counted(*args: object) -> object:
+        nonlocal calls
+        calls += 1
+        return lookup(*args)
+
+    monkeypatch.setattr(canvas, "colour", counted)
+    assert render(Overview(attn), 120, "truecolor") == before
+    assert 0 < calls <= 256
+
+
 def test_overview_half_blocks_hold_two_pixels() -> None:
     tokens = ["a", "b", "c", "d", "e", "f"]
     attn = make_attention(tokens, layers=(0,), heads=2)

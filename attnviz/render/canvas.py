@@ -128,9 +128,16 @@ class Painter:
         self.diverging = diverging
         self.eight_bit = eight_bit  # a 256-colour console: the map's own palette colours (ansi256.py)
         self._styles: dict[tuple[str, int, int], Style] = {}
+        self._colors: dict[int, Color] = {}
 
     def _color(self, t: float) -> Color:
-        return colour(self.cmap, t, self.eight_bit)
+        """The colour of `t`, looked up once per 1/256 bin (the styles are cached by bin too):
+        72 thumbnails ask for thousands of pixel colours, from at most 256 colours."""
+        key = min(255, int(t * 256))
+        color = self._colors.get(key)
+        if color is None:
+            color = self._colors[key] = colour(self.cmap, t, self.eight_bit)
+        return color
 
     def _style(self, kind: str, t: float, other: float = -1.0) -> Style:
         key = (kind, min(255, int(t * 256)), min(255, int(other * 256)))
