@@ -7,8 +7,8 @@ process (bench/measure.py: wall time from spawn to exit, peak RSS) and prints se
 second, the scratch/hf throughput ratio (target ≥ 3×) and the peak-memory ratio of --big lines
 to --lines lines with the scratch engine (target ≤ 1.1×).
 
-Both engines run as `stats --corpus` runs them: one thread per worker process (torch's default
-of one per core made the hf engine six times slower on a busy 2-core machine, so one is hf's best).
+Both engines run as `stats --corpus` runs them: each worker process gets its share of the cores
+as threads (BLAS for scratch, torch for hf), so `--workers 1` uses every core for both.
 """
 
 from __future__ import annotations

@@ -509,3 +509,30 @@ def test_an_encoder_decoder_is_refused_before_it_loads(tmp_path: Path) -> None:
         "error: corpus runs need a self-attention model (an encoder or a decoder); 't5' is an encoder-decoder, "
         "whose cross-attention links two texts\n"
     )
+
+
+@pytest.mark.parametrize(("workers", "expected"), [(1, 8), (2, 4), (3, 2), (8, 1), (16, 1)])
+def test_each_worker_gets_its_share_of_the_cores(workers: int, expected: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One worker on an 8-core machine runs its matrix products on 8 threads; 2 workers on
+    4 each: never more threads in all than cores, never a core left idle by --workers 1."""
+    from attnviz.corpus import pool
+    from attnviz.corpus.jobs import Task
+    from attnviz.models.session import SessionSpec
+
+    seen: list[int] = []
+    monkeypatch.setattr(pool, "cores", lambda: 8)
+    monkeypatch.setattr(pool, "Session", lambda spec: seen.append(spec.threads))
+    monkeypatch.setattr(pool, "_run_workers", lambda batches, spec, *rest: seen.append(spec.threads))
+    pool.run_corpus([], SessionSpec(), Task("stats"), workers=workers)
+    assert seen == [expected]
+
+
+def test_a_session_runs_blas_on_its_threads() -> None:
+    from threadpoolctl import threadpool_info
+
+    from attnviz.models.session import Session, SessionSpec, threads
+
+    session = Session(SessionSpec(model="random"))
+    for n in (1, 2):
+        with threads(session.loaded, n):
+            assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {n}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from attnviz.corpus.jobs import Aggregate, Batch, Failure, Report, Task, run_batch
 from attnviz.corpus.read import Line, Skipped
@@ -79,6 +79,7 @@ def run_corpus(
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, not {batch}")
     outcome = Outcome(Aggregate(task.kind))
+    spec = replace(spec, threads=max(1, cores() // workers))  # each worker's share of the cores
     batches = _batches(items, batch, outcome)
     advance = progress or (lambda _n: None)
 

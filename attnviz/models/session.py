@@ -45,6 +45,7 @@ class SessionSpec:
     trust_remote_code: bool = False
     max_tokens: int | None = None
     random: run.RandomOptions = field(default_factory=run.RandomOptions)
+    threads: int = 1  # BLAS or torch threads in each process: the cores shared among the workers
 
 
 def check_spec(spec: SessionSpec) -> str:
@@ -122,7 +123,7 @@ class Session:
         engine = self.loaded
         assert isinstance(engine, ScratchEngine)
         layers, heads = list(range(engine.n_layers)), list(range(engine.n_heads))
-        with one_thread(engine):
+        with threads(engine, self.spec.threads):
             kept = packed.forward_packed(engine.model, [item.tokens.ids for item in group], layers, self.workspace)
         return [
             run.assemble(engine, item.tokens, run._stack(weights, layers, heads, engine.n_heads), layers, heads,
@@ -133,27 +134,27 @@ class Session:
     def _one(self, item: Encoded) -> Attention:
         """One text through the engine, every layer and head."""
         layers, heads = list(range(self.loaded.n_layers)), list(range(self.loaded.n_heads))
-        with one_thread(self.loaded):
+        with threads(self.loaded, self.spec.threads):
             weights = self.loaded.attention(item.tokens, layers, heads)
         return run.assemble(self.loaded, item.tokens, weights, layers, heads, self.source.name, item.text)
 
 
 @contextlib.contextmanager
-def one_thread(engine: Engine) -> Iterator[None]:
-    """Run the engine on one thread. A corpus runs in parallel through worker processes; a
-    thread pool in each would fight them for the cores (on a busy machine, spinning BLAS
-    threads made a run 10x slower)."""
+def threads(engine: Engine, n: int) -> Iterator[None]:
+    """Run the engine on `n` threads. A corpus runs in parallel through worker processes, and
+    each gets its share of the cores (`run_corpus`): a thread pool larger than that would fight
+    the other workers for them (on a busy machine, spinning BLAS threads made a run 10x slower)."""
     if isinstance(engine, ScratchEngine):
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1, user_api="blas"):
+        with threadpool_limits(n, user_api="blas"):
             yield
         return
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
