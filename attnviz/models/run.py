@@ -15,10 +15,10 @@ import numpy as np
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 from attnviz.models import scratch, value_norm
-from attnviz.models.engine import Engine, looks_causal, stack_layers
+from attnviz.models.engine import Engine, looks_causal
 from attnviz.models.generation import GenerateOptions
 from attnviz.models.resolve import ModelSource, hub_folder, resolve
-from attnviz.models.scratch.engine import SMALL_INPUT, ScratchEngine, blas_threads_for  # noqa: F401 (used via run.)
+from attnviz.models.scratch.engine import ScratchEngine
 from attnviz.models.scratch.weights import INDEX, SINGLE
 from attnviz.models.tokens import Tokens, check_text
 
@@ -257,17 +257,6 @@ def assemble(
     )  # fmt: skip
 
 
-def load_scratch(source: ModelSource, random: RandomOptions) -> tuple[scratch.Transformer, object | None]:
-    """(model, tokenizer); the random model tokenises by words and has no tokenizer."""
-    engine = load_engine(source, "scratch", random)
-    assert isinstance(engine, ScratchEngine)
-    return engine.model, engine.tokenizer
-
-
-def scratch_tokens(model: scratch.Transformer, tokenizer: object | None, text: str, max_tokens: int | None) -> Tokens:
-    return ScratchEngine(model, tokenizer).tokenize(text, max_tokens)
-
-
 def _extract_scratch(
     text: str,
     source: ModelSource,
@@ -289,11 +278,6 @@ def _extract_scratch(
         config = scratch.read_config(source.path) if source.path is not None else {}
         return scratch_generate.extract(engine, tokens, text, source.name, layer_ids, head_ids, generate, config)
     return Extraction((attention_of(engine, text, source.name, layers, heads, max_tokens, measure),))
-
-
-# The shared helpers under the names the hf side and the corpus session already use.
-_stack = stack_layers
-_looks_causal = looks_causal
 
 
 def _attention(

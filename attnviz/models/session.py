@@ -15,7 +15,7 @@ from typing import Any
 from attnviz.attention import Attention
 from attnviz.errors import UsageError
 from attnviz.models import packed, run
-from attnviz.models.engine import Engine
+from attnviz.models.engine import Engine, stack_layers
 from attnviz.models.scratch.engine import ScratchEngine
 from attnviz.models.scratch.tensors import Resident
 from attnviz.models.tokens import Tokens, check_text
@@ -126,7 +126,7 @@ class Session:
         with threads(engine, self.spec.threads):
             kept = packed.forward_packed(engine.model, [item.tokens.ids for item in group], layers, self.workspace)
         return [
-            run.assemble(engine, item.tokens, run._stack(weights, layers, heads, engine.n_heads), layers, heads,
+            run.assemble(engine, item.tokens, stack_layers(weights, layers, heads, engine.n_heads), layers, heads,
                          self.source.name, item.text)
             for item, weights in zip(group, kept, strict=True)
         ]  # fmt: skip

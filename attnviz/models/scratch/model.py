@@ -117,25 +117,27 @@ class Transformer:
         model's are 0.9 GB each in float32), and layer i+2 is widened into layer i's buffers
         once layer i has run (`_run` keeps nothing of a layer's weights but the `recorded`
         one's, which is not handed back)."""
+
+        def mlp(i: int) -> bool:
+            return final_mlp or i < n - 1
+
         if self._cache is not None or n < 2 or not isinstance(self.tensors, Checkpoint):
-            yield from (self.layer(i, final_mlp or i < n - 1) for i in range(n))
+            yield from (self.layer(i, mlp(i)) for i in range(n))
             return
         self.tensors.spares = spares = Spares()
+        reader = ThreadPoolExecutor(1, thread_name_prefix="attnviz-read")
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="attnviz-read") as reader:
-                upcoming = reader.submit(self.layer, 0)
-                try:
-                    for i in range(n):
-                        p = upcoming.result()
-                        if i + 1 < n:
-                            upcoming = reader.submit(self.layer, i + 1, final_mlp or i + 1 < n - 1)
-                        yield p
-                        if i != recorded:
-                            spares.give(p.values())
-                        del p
-                finally:
-                    upcoming.cancel()
+            upcoming = reader.submit(self.layer, 0, mlp(0))
+            for i in range(n):
+                p = upcoming.result()
+                if i + 1 < n:
+                    upcoming = reader.submit(self.layer, i + 1, mlp(i + 1))
+                yield p
+                if i != recorded:
+                    spares.give(p.values())
+                del p
         finally:
+            reader.shutdown(cancel_futures=True)  # waits for a read under way
             self.tensors.spares = None
 
 
